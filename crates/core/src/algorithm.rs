@@ -1,0 +1,170 @@
+//! JWS algorithms and the key family each one needs.
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// A JWS algorithm this library verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Algorithm {
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    EdDSA,
+    HS256,
+    HS384,
+    HS512,
+}
+
+/// The kind of key an algorithm needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Rsa,
+    EcP256,
+    EcP384,
+    Ed25519,
+    Hmac,
+}
+
+impl Algorithm {
+    /// Every algorithm, in the order of the docs.
+    pub const ALL: [Algorithm; 12] = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+    ];
+
+    /// The default list: every asymmetric algorithm.
+    pub const ASYMMETRIC: [Algorithm; 9] = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
+    /// Parse the `alg` name exactly as JOSE spells it.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The JOSE name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+        }
+    }
+
+    /// The key family that may verify this algorithm.
+    pub fn family(self) -> Family {
+        match self {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => Family::Rsa,
+            Algorithm::ES256 => Family::EcP256,
+            Algorithm::ES384 => Family::EcP384,
+            Algorithm::EdDSA => Family::Ed25519,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Family::Hmac,
+        }
+    }
+
+    /// True for HS256/384/512.
+    pub fn is_hmac(self) -> bool {
+        self.family() == Family::Hmac
+    }
+
+    /// Minimum HMAC secret length in bytes (the hash size).
+    pub fn min_secret_len(self) -> usize {
+        match self {
+            Algorithm::HS384 => 48,
+            Algorithm::HS512 => 64,
+            _ => 32,
+        }
+    }
+
+    /// Index into per-algorithm tables.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The header `alg`, checked against an allow-list.
+pub fn parse_allowed(name: Option<&str>, allowed: &[Algorithm]) -> Result<Algorithm> {
+    let Some(name) = name else {
+        return Err(Error::new(
+            ErrorCode::AlgNotAllowed,
+            "\"alg\" (Algorithm) header parameter missing",
+        ));
+    };
+    match Algorithm::from_name(name) {
+        Some(alg) if allowed.contains(&alg) => Ok(alg),
+        _ => Err(Error::new(
+            ErrorCode::AlgNotAllowed,
+            format!("\"alg\" (Algorithm) header value {name:?} is not allowed"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for alg in Algorithm::ALL {
+            assert_eq!(Algorithm::from_name(alg.name()), Some(alg), "{alg:?}");
+        }
+        assert_eq!(Algorithm::from_name("none"), None);
+        assert_eq!(
+            Algorithm::from_name("rs256"),
+            None,
+            "names are case-sensitive"
+        );
+    }
+
+    #[test]
+    fn allow_list() {
+        let allowed = [Algorithm::RS256];
+        assert_eq!(
+            parse_allowed(Some("RS256"), &allowed).unwrap(),
+            Algorithm::RS256
+        );
+        for bad in [None, Some("none"), Some("HS256"), Some("ES256"), Some("")] {
+            assert_eq!(
+                parse_allowed(bad, &allowed).unwrap_err().code,
+                ErrorCode::AlgNotAllowed,
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Events the caches report to the Verifiers that use them.
+
+use crate::error::Error;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A fetch completed (200 or 304).
+    Fetch,
+    /// The key set changed.
+    Rotate,
+    /// Keys past their freshness were used while the endpoint fails or refreshes.
+    Stale,
+    /// A fetch failed.
+    Error,
+    /// A configuration conflict (e.g. different cache options for a shared cache).
+    Warning,
+}
+
+impl EventKind {
+    /// The `type` JS sees.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Fetch => "fetch",
+            EventKind::Rotate => "rotate",
+            EventKind::Stale => "stale",
+            EventKind::Error => "error",
+            EventKind::Warning => "warning",
+        }
+    }
+}
+
+/// One event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: EventKind,
+    pub jwks_uri: String,
+    pub issuer: Option<String>,
+    pub status: Option<u16>,
+    pub duration_ms: Option<f64>,
+    pub kids: Option<Vec<String>>,
+    pub added: Option<Vec<String>>,
+    pub removed: Option<Vec<String>>,
+    pub error: Option<Error>,
+}
+
+impl Event {
+    /// An event with only its kind and URL.
+    pub fn new(kind: EventKind, jwks_uri: &str) -> Event {
+        Event {
+            kind,
+            jwks_uri: jwks_uri.to_owned(),
+            issuer: None,
+            status: None,
+            duration_ms: None,
+            kids: None,
+            added: None,
+            removed: None,
+            error: None,
+        }
+    }
+}
+
+/// Receives events; implementations must not block (the glue queues them to the JS thread).
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+}

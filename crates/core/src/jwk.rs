@@ -1,0 +1,292 @@
+//! JWK and SPKI import: a JWK (RSA `n`/`e`, EC `x`/`y`, OKP Ed25519 `x`, `oct`, or only an
+//! `x5c` chain) becomes a [`Key`], or a reason why it is not usable.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde_json::{Map, Value};
+use x509_parser::oid_registry::{
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_SIG_ED25519,
+};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use crate::algorithm::{Algorithm, Family};
+use crate::key::{strip_leading_zeros, Key, Material};
+
+/// Where a JWK comes from: remote sets may not carry `oct` secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A JWKS fetched over HTTP(S).
+    Remote,
+    /// A key set given in the options.
+    Local,
+}
+
+/// Import one JWK. `Err` says why it is not usable; it never spoils other keys of the set.
+pub fn import(jwk: &Value, origin: Origin) -> Result<Key, String> {
+    let Value::Object(jwk) = jwk else {
+        return Err("not a JSON object".to_owned());
+    };
+    let kid = match jwk.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err("\"kid\" is not a string".to_owned()),
+    };
+    if let Some(usage) = jwk.get("use") {
+        if usage != "sig" {
+            return Err(format!("\"use\" is {usage}, not \"sig\""));
+        }
+    }
+    if let Some(ops) = jwk.get("key_ops") {
+        let allows_verify = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|op| op == "verify"));
+        if !allows_verify {
+            return Err("\"key_ops\" does not allow \"verify\"".to_owned());
+        }
+    }
+    let alg = match jwk.get("alg") {
+        None => None,
+        Some(Value::String(name)) => Some(
+            Algorithm::from_name(name).ok_or_else(|| format!("unsupported \"alg\" {name:?}"))?,
+        ),
+        Some(_) => return Err("\"alg\" is not a string".to_owned()),
+    };
+    let kty = jwk
+        .get("kty")
+        .and_then(Value::as_str)
+        .ok_or("missing \"kty\"")?;
+    let from_cert = match jwk.get("x5c") {
+        None => None,
+        Some(chain) => Some(material_from_x5c(chain)?),
+    };
+    let material = match kty {
+        "RSA" => rsa_material(jwk)?,
+        "EC" => ec_material(jwk)?,
+        "OKP" => okp_material(jwk)?,
+        "oct" => {
+            if origin == Origin::Remote {
+                return Err("\"oct\" keys from a remote JWKS are ignored".to_owned());
+            }
+            Some(Material::Secret {
+                k: b64_member(jwk, "k")?.ok_or("missing \"k\"")?,
+            })
+        }
+        other => return Err(format!("unsupported \"kty\" {other:?}")),
+    };
+    let material = match (material, from_cert) {
+        (Some(own), Some(cert)) if own != cert => {
+            return Err("\"x5c\" certificate does not match the key's own parameters".to_owned())
+        }
+        (Some(own), _) => own,
+        (None, Some(cert)) => cert,
+        (None, None) => return Err(format!("{kty} key has neither its parameters nor \"x5c\"")),
+    };
+    let kty_family_ok = match kty {
+        "RSA" => material.family() == Family::Rsa,
+        "EC" => matches!(material.family(), Family::EcP256 | Family::EcP384),
+        "OKP" => material.family() == Family::Ed25519,
+        _ => true,
+    };
+    if !kty_family_ok {
+        return Err(format!("\"x5c\" certificate does not hold a {kty} key"));
+    }
+    Key::new(kid, alg, material)
+}
+
+/// Import a SubjectPublicKeyInfo (DER), as found in certificates and PEM public keys.
+pub fn material_from_spki(der: &[u8]) -> Result<Material, String> {
+    let (_, spki) = SubjectPublicKeyInfo::from_der(der)
+        .map_err(|_| "not a DER SubjectPublicKeyInfo".to_owned())?;
+    material_from_parsed_spki(&spki)
+}
+
+fn material_from_parsed_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Material, String> {
+    let oid = &spki.algorithm.algorithm;
+    if *oid == OID_SIG_ED25519 {
+        return Ok(Material::Ed25519 {
+            x: spki.subject_public_key.data.to_vec(),
+        });
+    }
+    if *oid == OID_KEY_TYPE_EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .ok_or("EC key without a named curve")?;
+        let family = if curve == OID_EC_P256 {
+            Family::EcP256
+        } else if curve == OID_NIST_EC_P384 {
+            Family::EcP384
+        } else {
+            return Err(format!("unsupported EC curve {curve}"));
+        };
+        return Ok(Material::Ec {
+            family,
+            point: spki.subject_public_key.data.to_vec(),
+        });
+    }
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => Ok(Material::Rsa {
+            n: strip_leading_zeros(rsa.modulus).to_vec(),
+            e: strip_leading_zeros(rsa.exponent).to_vec(),
+        }),
+        _ => Err(format!("unsupported public key algorithm {oid}")),
+    }
+}
+
+/// The public key of the first certificate of an `x5c` chain.
+fn material_from_x5c(chain: &Value) -> Result<Material, String> {
+    let first = chain
+        .as_array()
+        .and_then(|c| c.first())
+        .and_then(Value::as_str)
+        .ok_or("\"x5c\" is not a non-empty array of strings")?;
+    let der = STANDARD
+        .decode(first)
+        .map_err(|_| "\"x5c\" certificate is not base64".to_owned())?;
+    let (_, cert) = X509Certificate::from_der(&der)
+        .map_err(|_| "\"x5c\" certificate is not DER X.509".to_owned())?;
+    material_from_parsed_spki(cert.public_key())
+}
+
+fn b64_member(jwk: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, String> {
+    match jwk.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => URL_SAFE_NO_PAD
+            .decode(s)
+            .map(Some)
+            .map_err(|_| format!("\"{name}\" is not base64url")),
+        Some(_) => Err(format!("\"{name}\" is not a string")),
+    }
+}
+
+fn rsa_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
+    match (b64_member(jwk, "n")?, b64_member(jwk, "e")?) {
+        (Some(n), Some(e)) => Ok(Some(Material::Rsa {
+            n: strip_leading_zeros(&n).to_vec(),
+            e: strip_leading_zeros(&e).to_vec(),
+        })),
+        (None, None) => Ok(None),
+        _ => Err("RSA key needs both \"n\" and \"e\"".to_owned()),
+    }
+}
+
+fn ec_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
+    let crv = jwk.get("crv").and_then(Value::as_str);
+    let (family, size) = match crv {
+        Some("P-256") => (Family::EcP256, 32),
+        Some("P-384") => (Family::EcP384, 48),
+        Some(other) => return Err(format!("unsupported EC curve {other:?}")),
+        None => (Family::EcP256, 0),
+    };
+    match (b64_member(jwk, "x")?, b64_member(jwk, "y")?) {
+        (Some(x), Some(y)) => {
+            if crv.is_none() {
+                return Err("EC key without \"crv\"".to_owned());
+            }
+            if x.len() != size || y.len() != size {
+                return Err(format!(
+                    "EC coordinates must be {size} bytes for {}",
+                    crv.unwrap_or("")
+                ));
+            }
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(4);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            Ok(Some(Material::Ec { family, point }))
+        }
+        (None, None) => Ok(None),
+        _ => Err("EC key needs both \"x\" and \"y\"".to_owned()),
+    }
+}
+
+fn okp_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
+    match jwk.get("crv").and_then(Value::as_str) {
+        Some("Ed25519") => {}
+        other => {
+            return Err(format!(
+                "unsupported OKP curve {:?}",
+                other.unwrap_or("(none)")
+            ))
+        }
+    }
+    Ok(b64_member(jwk, "x")?.map(|x| Material::Ed25519 { x }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    #[test]
+    fn imports_okp() {
+        let key = import(
+            &json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"kid":"e1"}),
+            Origin::Remote,
+        )
+        .unwrap();
+        assert_eq!(key.kid.as_deref(), Some("e1"));
+        assert!(key.fits(Algorithm::EdDSA));
+        assert!(!key.fits(Algorithm::ES256));
+    }
+
+    #[test]
+    fn skips_unusable_keys_with_a_reason() {
+        let cases = [
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"use":"enc"}),
+                "use",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"key_ops":["encrypt"]}),
+                "key_ops",
+            ),
+            (json!({"kty":"OKP","crv":"Ed448","x":ED_X}), "curve"),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"alg":"RS256"}),
+                "does not fit",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"alg":"XX1"}),
+                "unsupported \"alg\"",
+            ),
+            (
+                json!({"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI"}),
+                "remote",
+            ),
+            (json!({"kty":"EC","crv":"P-521","x":"AA","y":"AA"}), "curve"),
+            (
+                json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"}),
+                "32 bytes",
+            ),
+            (json!({"kty":"RSA","n":"AQAB"}), "both"),
+            (json!({"kty":"RSA","n":"AQAB","e":"AQAB"}), "bits"),
+            (json!({"kty":"RSA","x5c":["!!"]}), "base64"),
+            (json!({"kty":"RSA","x5c":["AAAA"]}), "DER"),
+            (json!({"kty":"RSA"}), "neither"),
+            (json!({"kty":"XYZ"}), "kty"),
+            (json!({"kid":1,"kty":"RSA"}), "kid"),
+            (json!([1]), "object"),
+        ];
+        for (jwk, fragment) in cases {
+            let err = import(&jwk, Origin::Remote).unwrap_err();
+            assert!(err.contains(fragment), "{jwk}: {err:?} lacks {fragment:?}");
+        }
+    }
+
+    #[test]
+    fn local_oct_keys_are_allowed() {
+        let key = import(
+            &json!({"kty":"oct","k":URL_SAFE_NO_PAD.encode([9u8; 32])}),
+            Origin::Local,
+        )
+        .unwrap();
+        assert!(key.fits(Algorithm::HS256));
+    }
+}

@@ -1,0 +1,300 @@
+//! Verification keys: public keys parsed once (aws-lc-rs `ParsedPublicKey`) and HMAC secrets.
+//!
+//! A key verifies only the algorithms of its family (an RSA key never verifies HS256), and
+//! only its own `alg` when the JWK names one.
+
+use aws_lc_rs::{digest, hmac, signature};
+
+use crate::algorithm::{Algorithm, Family};
+
+/// The public material of a key, as imported from a JWK, an x5c certificate or SPKI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Material {
+    /// RSA modulus and exponent, big-endian without leading zeros.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// An EC public point, uncompressed (`04 || x || y`).
+    Ec { family: Family, point: Vec<u8> },
+    /// An Ed25519 public key.
+    Ed25519 { x: Vec<u8> },
+    /// An HMAC secret.
+    Secret { k: Vec<u8> },
+}
+
+impl Material {
+    /// The family of algorithms this material can verify.
+    pub fn family(&self) -> Family {
+        match self {
+            Material::Rsa { .. } => Family::Rsa,
+            Material::Ec { family, .. } => *family,
+            Material::Ed25519 { .. } => Family::Ed25519,
+            Material::Secret { .. } => Family::Hmac,
+        }
+    }
+
+    /// RSA modulus size in bits.
+    pub fn rsa_bits(&self) -> Option<usize> {
+        match self {
+            Material::Rsa { n, .. } => Some(bit_len(n)),
+            _ => None,
+        }
+    }
+
+    /// A short description for health reports and the CLI: `RSA 2048`, `EC P-256`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            Material::Rsa { n, .. } => format!("RSA {}", bit_len(n)),
+            Material::Ec {
+                family: Family::EcP384,
+                ..
+            } => "EC P-384".to_owned(),
+            Material::Ec { .. } => "EC P-256".to_owned(),
+            Material::Ed25519 { .. } => "OKP Ed25519".to_owned(),
+            Material::Secret { k } => format!("oct {} bits", k.len() * 8),
+        }
+    }
+}
+
+/// Bits in a big-endian unsigned integer.
+pub fn bit_len(bytes: &[u8]) -> usize {
+    let trimmed = strip_leading_zeros(bytes);
+    match trimmed.first() {
+        None => 0,
+        Some(first) => trimmed.len() * 8 - first.leading_zeros() as usize,
+    }
+}
+
+/// Drop leading zero bytes of a big-endian integer.
+pub fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+enum Prepared {
+    Public(signature::ParsedPublicKey),
+    Hmac(hmac::Key),
+}
+
+/// A key ready to verify: parsed once for each algorithm it may verify.
+pub struct Key {
+    /// The JWK `kid`, if any.
+    pub kid: Option<String>,
+    /// The JWK `alg`, if any: the only algorithm this key then verifies.
+    pub alg: Option<Algorithm>,
+    /// The public material.
+    pub material: Material,
+    /// Identity of the key (kid, alg, material): stable across refetches of the same key.
+    pub fingerprint: u64,
+    prepared: Vec<(Algorithm, Prepared)>,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("kind", &self.material.describe())
+            .finish()
+    }
+}
+
+impl Key {
+    /// Prepare a key for every algorithm of its family (or only `alg`). Fails when the material
+    /// is not a usable key for any of them.
+    pub fn new(
+        kid: Option<String>,
+        alg: Option<Algorithm>,
+        material: Material,
+    ) -> Result<Key, String> {
+        let family = material.family();
+        if let Some(alg) = alg {
+            if alg.family() != family {
+                return Err(format!(
+                    "alg {} does not fit a {} key",
+                    alg.name(),
+                    material.describe()
+                ));
+            }
+        }
+        let algs: Vec<Algorithm> = match alg {
+            Some(alg) => vec![alg],
+            None => Algorithm::ALL
+                .into_iter()
+                .filter(|a| a.family() == family)
+                .collect(),
+        };
+        let mut prepared = Vec::with_capacity(algs.len());
+        for alg in algs {
+            prepared.push((alg, prepare(alg, &material)?));
+        }
+        let fingerprint = fingerprint(kid.as_deref(), alg, &material);
+        Ok(Key {
+            kid,
+            alg,
+            material,
+            fingerprint,
+            prepared,
+        })
+    }
+
+    /// True when this key may verify `alg`.
+    pub fn fits(&self, alg: Algorithm) -> bool {
+        self.prepared.iter().any(|(a, _)| *a == alg)
+    }
+
+    /// Verify `signature` over `message` with `alg`. False for a bad signature or an algorithm
+    /// this key does not fit.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], sig: &[u8]) -> bool {
+        let Some((_, prepared)) = self.prepared.iter().find(|(a, _)| *a == alg) else {
+            return false;
+        };
+        match prepared {
+            Prepared::Public(key) => key.verify_sig(message, sig).is_ok(),
+            Prepared::Hmac(key) => hmac::verify(key, message, sig).is_ok(),
+        }
+    }
+}
+
+fn prepare(alg: Algorithm, material: &Material) -> Result<Prepared, String> {
+    let rejected = |e: aws_lc_rs::error::KeyRejected| format!("key rejected: {e}");
+    Ok(match material {
+        Material::Rsa { n, e } => {
+            let params: &'static signature::RsaParameters = match alg {
+                Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+                Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+                Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+                Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+                Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+                Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+                _ => return Err(format!("{} is not an RSA algorithm", alg.name())),
+            };
+            let bits = bit_len(n);
+            if !(2048..=8192).contains(&bits) {
+                return Err(format!(
+                    "RSA modulus of {bits} bits (2048 to 8192 accepted)"
+                ));
+            }
+            let components = signature::RsaPublicKeyComponents {
+                n: strip_leading_zeros(n),
+                e: strip_leading_zeros(e),
+            };
+            Prepared::Public(components.to_parsed_public_key(params).map_err(rejected)?)
+        }
+        Material::Ec { point, .. } => {
+            let params: &'static signature::EcdsaVerificationAlgorithm = match alg {
+                Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+                Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+                _ => return Err(format!("{} is not an EC algorithm", alg.name())),
+            };
+            Prepared::Public(signature::ParsedPublicKey::new(params, point).map_err(rejected)?)
+        }
+        Material::Ed25519 { x } => {
+            if x.len() != 32 {
+                return Err("Ed25519 key must be 32 bytes".to_owned());
+            }
+            Prepared::Public(
+                signature::ParsedPublicKey::new(&signature::ED25519, x).map_err(rejected)?,
+            )
+        }
+        Material::Secret { k } => {
+            let hash = match alg {
+                Algorithm::HS256 => hmac::HMAC_SHA256,
+                Algorithm::HS384 => hmac::HMAC_SHA384,
+                Algorithm::HS512 => hmac::HMAC_SHA512,
+                _ => return Err(format!("{} is not an HMAC algorithm", alg.name())),
+            };
+            Prepared::Hmac(hmac::Key::new(hash, k))
+        }
+    })
+}
+
+fn fingerprint(kid: Option<&str>, alg: Option<Algorithm>, material: &Material) -> u64 {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    let mut field = |bytes: &[u8]| {
+        ctx.update(&(bytes.len() as u64).to_be_bytes());
+        ctx.update(bytes);
+    };
+    field(kid.unwrap_or("").as_bytes());
+    field(alg.map(Algorithm::name).unwrap_or("").as_bytes());
+    match material {
+        Material::Rsa { n, e } => {
+            field(b"RSA");
+            field(strip_leading_zeros(n));
+            field(strip_leading_zeros(e));
+        }
+        Material::Ec { point, .. } => {
+            field(b"EC");
+            field(point);
+        }
+        Material::Ed25519 { x } => {
+            field(b"OKP");
+            field(x);
+        }
+        Material::Secret { k } => {
+            field(b"oct");
+            field(k);
+        }
+    }
+    let digest = ctx.finish();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    u64::from_be_bytes(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_lengths() {
+        assert_eq!(bit_len(&[]), 0);
+        assert_eq!(bit_len(&[0, 0, 1]), 1);
+        assert_eq!(bit_len(&[0x80, 0]), 16);
+        assert_eq!(bit_len(&[0, 0x7f, 0]), 15);
+    }
+
+    #[test]
+    fn hmac_key_only_fits_hmac() {
+        let key = Key::new(None, None, Material::Secret { k: vec![7; 64] }).unwrap();
+        assert!(key.fits(Algorithm::HS256) && key.fits(Algorithm::HS512));
+        assert!(!key.fits(Algorithm::RS256));
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &[7; 64]), b"m");
+        assert!(key.verify(Algorithm::HS256, b"m", tag.as_ref()));
+        assert!(!key.verify(Algorithm::HS256, b"n", tag.as_ref()));
+        assert!(!key.verify(Algorithm::HS384, b"m", tag.as_ref()));
+    }
+
+    #[test]
+    fn alg_must_fit_family() {
+        let err = Key::new(
+            None,
+            Some(Algorithm::RS256),
+            Material::Secret { k: vec![1; 32] },
+        )
+        .unwrap_err();
+        assert!(err.contains("does not fit"), "{err}");
+    }
+
+    #[test]
+    fn small_rsa_refused() {
+        let err = Key::new(
+            None,
+            None,
+            Material::Rsa {
+                n: vec![0xff; 128],
+                e: vec![1, 0, 1],
+            },
+        )
+        .unwrap_err();
+        assert!(err.contains("1024 bits"), "{err}");
+    }
+
+    #[test]
+    fn fingerprint_is_stable_and_distinct() {
+        let m = Material::Secret { k: vec![1; 32] };
+        let a = Key::new(Some("a".into()), None, m.clone()).unwrap();
+        let a2 = Key::new(Some("a".into()), None, m.clone()).unwrap();
+        let b = Key::new(Some("b".into()), None, m).unwrap();
+        assert_eq!(a.fingerprint, a2.fingerprint);
+        assert_ne!(a.fingerprint, b.fingerprint);
+    }
+}

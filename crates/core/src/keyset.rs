@@ -1,0 +1,156 @@
+//! A key set: the usable keys of one JWKS, indexed for lookup by `kid` and algorithm.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::algorithm::Algorithm;
+use crate::error::{Error, Result};
+use crate::jwk::{import, Origin};
+use crate::key::Key;
+
+/// At most this many keys are tried for a token without `kid`.
+pub const MAX_KID_LESS_CANDIDATES: usize = 8;
+
+/// A JWK of the set that could not be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedKey {
+    pub kid: Option<String>,
+    pub reason: String,
+}
+
+/// The usable keys of a JWKS. Immutable once built; a refresh builds a new one.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<Arc<Key>>,
+    /// Keys of the document that were skipped, with the reason.
+    pub skipped: Vec<SkippedKey>,
+}
+
+impl KeySet {
+    /// Build from keys already imported.
+    pub fn from_keys(keys: Vec<Arc<Key>>) -> KeySet {
+        KeySet {
+            keys,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Parse a JWKS document (`{"keys": [...]}`). Unusable keys are skipped one by one;
+    /// keys identical to one in `previous` are reused (their parsed form stays warm).
+    pub fn parse(body: &[u8], origin: Origin, previous: Option<&KeySet>) -> Result<KeySet> {
+        let doc: Value =
+            serde_json::from_slice(body).map_err(|_| Error::jwks("JWKS response is not JSON"))?;
+        let Some(list) = doc.as_object().and_then(|o| o.get("keys")) else {
+            return Err(Error::jwks("JWKS response has no \"keys\" member"));
+        };
+        let Some(list) = list.as_array() else {
+            return Err(Error::jwks("JWKS \"keys\" member is not an array"));
+        };
+        Ok(KeySet::from_values(list, origin, previous))
+    }
+
+    /// Import each JWK of a list.
+    pub fn from_values(list: &[Value], origin: Origin, previous: Option<&KeySet>) -> KeySet {
+        let mut set = KeySet::default();
+        for jwk in list {
+            match import(jwk, origin) {
+                Ok(key) => {
+                    let reused = previous.and_then(|p| p.by_fingerprint(key.fingerprint));
+                    set.keys.push(reused.unwrap_or_else(|| Arc::new(key)));
+                }
+                Err(reason) => set.skipped.push(SkippedKey {
+                    kid: jwk.get("kid").and_then(Value::as_str).map(str::to_owned),
+                    reason,
+                }),
+            }
+        }
+        set
+    }
+
+    fn by_fingerprint(&self, fingerprint: u64) -> Option<Arc<Key>> {
+        self.keys
+            .iter()
+            .find(|k| k.fingerprint == fingerprint)
+            .cloned()
+    }
+
+    /// True when a key with this fingerprint is in the set.
+    pub fn contains(&self, fingerprint: u64) -> bool {
+        self.keys.iter().any(|k| k.fingerprint == fingerprint)
+    }
+
+    /// The keys that may verify a token with `alg` and `kid`: with a kid, the keys of that kid;
+    /// without, the first [`MAX_KID_LESS_CANDIDATES`] keys that fit the algorithm.
+    pub fn candidates<'a>(
+        &'a self,
+        alg: Algorithm,
+        kid: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Arc<Key>> + 'a {
+        self.keys
+            .iter()
+            .filter(move |k| k.fits(alg) && (kid.is_none() || k.kid.as_deref() == kid))
+            .take(if kid.is_some() {
+                usize::MAX
+            } else {
+                MAX_KID_LESS_CANDIDATES
+            })
+    }
+
+    /// The kids of the usable keys (keys without a kid are left out).
+    pub fn kids(&self) -> Vec<String> {
+        self.keys.iter().filter_map(|k| k.kid.clone()).collect()
+    }
+
+    /// Number of usable keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when no key is usable.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Fingerprints of the keys, for rotation reports.
+    pub fn keys(&self) -> &[Arc<Key>] {
+        &self.keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn bad_documents_are_jwks_invalid() {
+        for body in [&b"not json"[..], b"{}", b"{\"keys\":5}", b"[]", b"null"] {
+            let err = KeySet::parse(body, Origin::Remote, None).unwrap_err();
+            assert_eq!(
+                err.code,
+                ErrorCode::JwksInvalid,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn unusable_keys_do_not_spoil_the_set() {
+        let body = br#"{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"small"},
+            {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"ed"}]}"#;
+        let set = KeySet::parse(body, Origin::Remote, None).unwrap();
+        assert_eq!(set.kids(), ["ed"]);
+        assert_eq!(set.skipped.len(), 1);
+        assert_eq!(set.skipped[0].kid.as_deref(), Some("small"));
+        assert_eq!(set.candidates(Algorithm::EdDSA, Some("small")).count(), 0);
+        assert_eq!(set.candidates(Algorithm::EdDSA, None).count(), 1);
+        assert_eq!(set.candidates(Algorithm::RS256, None).count(), 0);
+        let again = KeySet::parse(body, Origin::Remote, Some(&set)).unwrap();
+        assert!(
+            Arc::ptr_eq(&again.keys()[0], &set.keys()[0]),
+            "identical keys are reused"
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! Compact JWS parsing: shape, base64url, header and payload JSON. No key, no time.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::json::{object_members, ObjectError};
+
+/// Header parameters registered by RFC 7515/7516: `crit` may not name them.
+const REGISTERED_HEADER_PARAMS: [&str; 13] = [
+    "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "enc", "zip",
+];
+
+/// A string claim or header parameter: absent, a string, or of the wrong JSON type.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Text {
+    #[default]
+    Absent,
+    Value(String),
+    WrongType,
+}
+
+/// A NumericDate claim: absent, a JSON number, or of the wrong type.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum NumericDate {
+    #[default]
+    Absent,
+    Value(f64),
+    WrongType,
+}
+
+/// The `aud` claim: absent, a list of strings (one string becomes a list of one), or wrong type.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Audience {
+    #[default]
+    Absent,
+    Values(Vec<String>),
+    WrongType,
+}
+
+/// The protected header members that matter for verification.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    /// `alg` when it is a string.
+    pub alg: Option<String>,
+    /// `kid`: an opaque lookup string.
+    pub kid: Option<String>,
+    /// `typ`.
+    pub typ: Text,
+    /// `crit`: well-formed when present (non-empty, unregistered names, each present).
+    pub crit: Option<Vec<String>>,
+    /// `b64` when it is a boolean.
+    pub b64: Option<bool>,
+}
+
+/// The registered claims, read but not yet judged.
+#[derive(Debug, Clone, Default)]
+pub struct Claims {
+    pub iss: Text,
+    pub sub: Text,
+    pub aud: Audience,
+    pub exp: NumericDate,
+    pub nbf: NumericDate,
+    pub iat: NumericDate,
+    /// Every top-level member name, for `requiredClaims`.
+    pub names: Vec<String>,
+}
+
+/// A parsed compact JWS whose signature is not yet checked.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub header: Header,
+    pub claims: Claims,
+    /// The decoded header JSON text.
+    pub header_json: String,
+    /// The decoded payload JSON text.
+    pub payload_json: String,
+    /// `header.payload` length in bytes: the signing input is `token[..signing_len]`.
+    pub signing_len: usize,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+}
+
+/// Parse a compact JWS of at most `max_len` characters.
+pub fn parse(token: &str, max_len: usize) -> Result<Token> {
+    if token.len() > max_len {
+        return Err(Error::jws(format!(
+            "token is {} characters long, more than maxTokenLength ({max_len})",
+            token.len()
+        )));
+    }
+    check_alphabet(token)?;
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        let count = token.split('.').count();
+        return Err(Error::jws(if count == 5 {
+            "token has 5 parts: JWE (encrypted) tokens are not supported, a compact JWS has 3"
+                .to_owned()
+        } else {
+            format!("token has {count} parts, a compact JWS has 3 (header.payload.signature)")
+        }));
+    };
+    let header_json = decode_text(h, "header")?;
+    let header = parse_header(&header_json)?;
+    let payload_json =
+        decode_text(p, "payload").map_err(|e| Error::new(ErrorCode::JwtInvalid, e.message))?;
+    let claims = parse_claims(&payload_json)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| Error::jws("signature is not valid base64url"))?;
+    Ok(Token {
+        header,
+        claims,
+        header_json,
+        payload_json,
+        signing_len: h.len() + 1 + p.len(),
+        signature,
+    })
+}
+
+fn check_alphabet(token: &str) -> Result<()> {
+    if token.is_empty() {
+        return Err(Error::jws("token is empty"));
+    }
+    if token.starts_with("Bearer ") || token.starts_with("bearer ") {
+        return Err(Error::jws(
+            "token starts with \"Bearer \": pass the token without the scheme",
+        ));
+    }
+    match token
+        .bytes()
+        .find(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+    {
+        None => Ok(()),
+        Some(b) if b.is_ascii_whitespace() => Err(Error::jws("token contains whitespace")),
+        Some(b'=') => Err(Error::jws(
+            "token contains base64 padding \"=\": JWS uses unpadded base64url",
+        )),
+        Some(_) => Err(Error::jws("token contains characters outside base64url")),
+    }
+}
+
+fn decode_text(part: &str, what: &str) -> Result<String> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| Error::jws(format!("{what} is not valid base64url")))?;
+    String::from_utf8(bytes).map_err(|_| Error::jws(format!("{what} is not UTF-8")))
+}
+
+fn parse_header(json: &str) -> Result<Header> {
+    let members = object_members(json).map_err(|e| Error::jws(format!("protected header {e}")))?;
+    let mut header = Header::default();
+    for (name, raw) in &members {
+        match name.as_str() {
+            "alg" => header.alg = string(raw),
+            "kid" => match text(raw) {
+                Text::Value(kid) => header.kid = Some(kid),
+                _ => return Err(Error::jws("\"kid\" header parameter must be a string")),
+            },
+            "typ" => header.typ = text(raw),
+            "b64" => header.b64 = serde_json::from_str::<bool>(raw.get()).ok(),
+            "crit" => header.crit = Some(parse_crit(raw, &members)?),
+            _ => {}
+        }
+    }
+    Ok(header)
+}
+
+fn parse_crit(raw: &RawValue, members: &[(String, &RawValue)]) -> Result<Vec<String>> {
+    let names: Vec<String> = serde_json::from_str(raw.get())
+        .map_err(|_| Error::jws("\"crit\" header parameter must be an array of strings"))?;
+    if names.is_empty() {
+        return Err(Error::jws("\"crit\" header parameter must not be empty"));
+    }
+    for name in &names {
+        if REGISTERED_HEADER_PARAMS.contains(&name.as_str()) {
+            return Err(Error::jws(format!(
+                "\"crit\" must not name the registered parameter {name:?}"
+            )));
+        }
+        if !members.iter().any(|(n, _)| n == name) {
+            return Err(Error::jws(format!(
+                "\"crit\" names {name:?}, which the header does not contain"
+            )));
+        }
+    }
+    Ok(names)
+}
+
+fn parse_claims(json: &str) -> Result<Claims> {
+    let members = object_members(json).map_err(|e| match e {
+        ObjectError::Syntax | ObjectError::NotObject => Error::jwt(format!("JWT payload {e}")),
+        ObjectError::Duplicate(_) | ObjectError::TooDeep => Error::jwt(format!("JWT payload {e}")),
+    })?;
+    let mut claims = Claims {
+        names: Vec::with_capacity(members.len()),
+        ..Claims::default()
+    };
+    for (name, raw) in &members {
+        match name.as_str() {
+            "iss" => claims.iss = text(raw),
+            "sub" => claims.sub = text(raw),
+            "aud" => claims.aud = audience(raw),
+            "exp" => claims.exp = date(raw),
+            "nbf" => claims.nbf = date(raw),
+            "iat" => claims.iat = date(raw),
+            _ => {}
+        }
+    }
+    claims.names = members.into_iter().map(|(n, _)| n).collect();
+    Ok(claims)
+}
+
+fn string(raw: &RawValue) -> Option<String> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn text(raw: &RawValue) -> Text {
+    match serde_json::from_str::<String>(raw.get()) {
+        Ok(s) => Text::Value(s),
+        Err(_) => Text::WrongType,
+    }
+}
+
+fn date(raw: &RawValue) -> NumericDate {
+    let s = raw.get();
+    // Only JSON numbers: serde would not turn "123" into a number, but be explicit.
+    if s.starts_with('"') {
+        return NumericDate::WrongType;
+    }
+    match serde_json::from_str::<f64>(s) {
+        Ok(v) if v.is_finite() => NumericDate::Value(v),
+        _ => NumericDate::WrongType,
+    }
+}
+
+fn audience(raw: &RawValue) -> Audience {
+    if let Ok(one) = serde_json::from_str::<String>(raw.get()) {
+        return Audience::Values(vec![one]);
+    }
+    match serde_json::from_str::<Vec<String>>(raw.get()) {
+        Ok(list) => Audience::Values(list),
+        Err(_) => Audience::WrongType,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn tok(header: &str, payload: &str) -> String {
+        format!("{}.{}.{}", b64(header), b64(payload), b64("sig"))
+    }
+
+    #[test]
+    fn parses_a_token() {
+        let t = parse(
+            &tok(
+                r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#,
+                r#"{"iss":"i","aud":["a","b"],"exp":5,"x":1}"#,
+            ),
+            16384,
+        )
+        .unwrap();
+        assert_eq!(t.header.alg.as_deref(), Some("RS256"));
+        assert_eq!(t.header.kid.as_deref(), Some("k1"));
+        assert_eq!(t.header.typ, Text::Value("JWT".into()));
+        assert_eq!(t.claims.iss, Text::Value("i".into()));
+        assert_eq!(t.claims.aud, Audience::Values(vec!["a".into(), "b".into()]));
+        assert_eq!(t.claims.exp, NumericDate::Value(5.0));
+        assert_eq!(t.claims.names, ["iss", "aud", "exp", "x"]);
+        assert_eq!(t.signature, b"sig");
+    }
+
+    #[test]
+    fn wrong_claim_types_are_kept_for_later() {
+        let t = parse(
+            &tok(r#"{"alg":"RS256"}"#, r#"{"exp":"5","aud":5,"iss":1}"#),
+            16384,
+        )
+        .unwrap();
+        assert_eq!(t.claims.exp, NumericDate::WrongType);
+        assert_eq!(t.claims.aud, Audience::WrongType);
+        assert_eq!(t.claims.iss, Text::WrongType);
+    }
+
+    #[test]
+    fn refusals() {
+        let good = tok(r#"{"alg":"RS256"}"#, "{}");
+        let cases: Vec<(String, ErrorCode, &str)> = vec![
+            ("a".repeat(20000), ErrorCode::JwsInvalid, "maxTokenLength"),
+            (String::new(), ErrorCode::JwsInvalid, "empty"),
+            (format!("Bearer {good}"), ErrorCode::JwsInvalid, "Bearer"),
+            (format!(" {good}"), ErrorCode::JwsInvalid, "whitespace"),
+            (format!("{good}\n"), ErrorCode::JwsInvalid, "whitespace"),
+            (format!("{good}="), ErrorCode::JwsInvalid, "padding"),
+            (good.replace('.', "+"), ErrorCode::JwsInvalid, "base64url"),
+            ("a.b".into(), ErrorCode::JwsInvalid, "2 parts"),
+            ("a.b.c.d".into(), ErrorCode::JwsInvalid, "4 parts"),
+            ("a.b.c.d.e".into(), ErrorCode::JwsInvalid, "JWE"),
+            (
+                tok("[]", "{}"),
+                ErrorCode::JwsInvalid,
+                "header is not a JSON object",
+            ),
+            (
+                tok(r#"{"alg":"RS256","alg":"none"}"#, "{}"),
+                ErrorCode::JwsInvalid,
+                "duplicate",
+            ),
+            (
+                tok(r#"{"alg":"RS256","kid":5}"#, "{}"),
+                ErrorCode::JwsInvalid,
+                "kid",
+            ),
+            (
+                tok(r#"{"alg":"RS256","crit":[]}"#, "{}"),
+                ErrorCode::JwsInvalid,
+                "empty",
+            ),
+            (
+                tok(r#"{"alg":"RS256","crit":["exp"]}"#, "{}"),
+                ErrorCode::JwsInvalid,
+                "does not contain",
+            ),
+            (
+                tok(r#"{"alg":"RS256","crit":["kid"],"kid":"a"}"#, "{}"),
+                ErrorCode::JwsInvalid,
+                "registered",
+            ),
+            (
+                tok(r#"{"alg":"RS256","crit":"x"}"#, "{}"),
+                ErrorCode::JwsInvalid,
+                "array",
+            ),
+            (
+                tok(r#"{"alg":"RS256"}"#, "[1]"),
+                ErrorCode::JwtInvalid,
+                "not a JSON object",
+            ),
+            (
+                tok(r#"{"alg":"RS256"}"#, "7"),
+                ErrorCode::JwtInvalid,
+                "not a JSON object",
+            ),
+            (
+                tok(r#"{"alg":"RS256"}"#, "nope"),
+                ErrorCode::JwtInvalid,
+                "not valid JSON",
+            ),
+            (
+                tok(r#"{"alg":"RS256"}"#, r#"{"a":1,"a":1}"#),
+                ErrorCode::JwtInvalid,
+                "duplicate",
+            ),
+            (
+                tok(
+                    r#"{"alg":"RS256"}"#,
+                    &format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100)),
+                ),
+                ErrorCode::JwtInvalid,
+                "deeper",
+            ),
+        ];
+        for (token, code, fragment) in cases {
+            let err = parse(&token, 16384).unwrap_err();
+            assert_eq!(err.code, code, "{token:.60}: {err}");
+            assert!(
+                err.message.contains(fragment),
+                "{token:.60}: message {:?} lacks {fragment:?}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
+    fn crit_naming_a_present_extension_is_well_formed() {
+        let t = parse(
+            &tok(r#"{"alg":"RS256","crit":["b64"],"b64":false}"#, "{}"),
+            16384,
+        )
+        .unwrap();
+        assert_eq!(t.header.crit, Some(vec!["b64".to_owned()]));
+        assert_eq!(t.header.b64, Some(false));
+    }
+}
