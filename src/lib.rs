@@ -1,1 +1,169 @@
+//! napi glue only: JS values <-> core types, core errors -> JS errors. No decisions about
+//! tokens or keys are made here.
 
+#![deny(clippy::all)]
+
+mod convert;
+mod errors;
+
+use jwks_verify_core::options::{self, SecretBytes};
+use jwks_verify_core::verifier::{Step, Verified, Verifier as CoreVerifier};
+use jwks_verify_core::{clock, Error as CoreError};
+use napi::bindgen_prelude::*;
+use napi::{Env, Task};
+use napi_derive::napi;
+
+use crate::convert::{event_sink, options_to_json, JsVerified};
+use crate::errors::{core_error, reject, throw};
+
+/// Verifies JWTs against an identity provider's JWKS (or local keys), with a process-wide key
+/// cache that refreshes in the background, survives outages and respects rate limits.
+#[napi]
+pub struct Verifier {
+    core: CoreVerifier,
+}
+
+/// Signature and claim checks on the libuv thread pool.
+pub struct VerifyTask {
+    job: Option<Box<jwks_verify_core::verifier::Job>>,
+}
+
+impl Task for VerifyTask {
+    type Output = std::result::Result<Verified, CoreError>;
+    type JsValue = JsVerified;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        match self.job.take() {
+            Some(job) => Ok(job.run()),
+            None => Err(Error::new(
+                Status::GenericFailure,
+                "verification task ran twice",
+            )),
+        }
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        output.map(JsVerified).map_err(|e| core_error(&env, &e))
+    }
+}
+
+fn build(env: &Env, options: Unknown<'_>) -> Result<CoreVerifier> {
+    let (value, secret, on_event) = options_to_json(options).map_err(|e| throw(env, &e))?;
+    let parsed = options::parse(&value, secret.map_or(SecretBytes::None, SecretBytes::Bytes))
+        .map_err(|e| throw(env, &e))?;
+    let sink = match on_event {
+        Some(f) => Some(event_sink(env, f)?),
+        None => None,
+    };
+    CoreVerifier::new(parsed, sink).map_err(|e| throw(env, &e))
+}
+
+#[napi]
+impl Verifier {
+    /// Create a verifier. Throws `ERR_INVALID_OPTIONS` (naming the option) when an option is wrong.
+    #[napi(constructor, ts_args_type = "options: VerifierOptions")]
+    pub fn new(env: Env, options: Unknown<'_>) -> Result<Self> {
+        Ok(Verifier {
+            core: build(&env, options)?,
+        })
+    }
+
+    /// Verify a compact JWS. Resolves `{ payload, header, issuer }`; rejects with an `Error`
+    /// whose `code` says why (see `ErrorCode`). Signature checks run off the JS thread.
+    #[napi(
+        ts_generic_types = "T = JwtPayload",
+        ts_args_type = "token: string",
+        ts_return_type = "Promise<VerifyResult<T>>"
+    )]
+    pub fn verify<'env>(&self, env: &'env Env, token: Unknown<'env>) -> Result<Unknown<'env>> {
+        let token = match convert::token_string(&token) {
+            Ok(t) => t,
+            Err(e) => return reject(env, &e),
+        };
+        match self.core.begin(&token) {
+            Err(e) => reject(env, &e),
+            Ok(Step::Done(v)) => convert::resolved(env, JsVerified(v)),
+            Ok(Step::Compute(job)) => {
+                let work = env.spawn(VerifyTask { job: Some(job) })?;
+                Ok(work.promise_object().to_unknown())
+            }
+            Ok(Step::NeedsIo) => {
+                let core = self.core.clone();
+                let promise = env.spawn_future_with_callback(
+                    async move { Ok(core.verify(token).await) },
+                    |env, r| r.map(JsVerified).map_err(|e| core_error(env, &e)),
+                )?;
+                Ok(promise.to_unknown())
+            }
+        }
+    }
+
+    /// Verify with cached keys only; never does I/O. Throws `ERR_JWKS_NOT_LOADED` when the keys
+    /// are not cached yet (and starts loading them in the background).
+    #[napi(
+        ts_generic_types = "T = JwtPayload",
+        ts_args_type = "token: string",
+        ts_return_type = "VerifyResult<T>"
+    )]
+    pub fn verify_sync(&self, env: Env, token: Unknown<'_>) -> Result<JsVerified> {
+        let token = convert::token_string(&token).map_err(|e| throw(&env, &e))?;
+        self.core
+            .verify_sync(&token)
+            .map(JsVerified)
+            .map_err(|e| throw(&env, &e))
+    }
+
+    /// Fetch every issuer's keys now. Resolves at once for local keys; with several issuers,
+    /// rejects with the first failure (the others stay loaded).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn ready<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
+        let core = self.core.clone();
+        let promise = env
+            .spawn_future_with_callback(async move { Ok(core.ready().await) }, |env, r| {
+                r.map_err(|e| core_error(env, &e))
+            })?;
+        Ok(promise.to_unknown())
+    }
+
+    /// Per issuer: state `'fresh' | 'stale' | 'failing' | 'empty'`, kids, fetchedAt, expiresAt
+    /// (epoch ms or null) and the last error.
+    #[napi(ts_return_type = "IssuerHealth[]")]
+    pub fn health(&self) -> Vec<convert::IssuerHealthJs> {
+        self.core
+            .health()
+            .into_iter()
+            .map(convert::IssuerHealthJs::from)
+            .collect()
+    }
+
+    /// Counters: verifications, failures by code, token-cache hits, fetches, 304s, fetch
+    /// errors, cooldown refusals, stale serves.
+    #[napi(ts_return_type = "VerifierStats")]
+    pub fn stats(&self) -> convert::StatsJs {
+        convert::StatsJs::from(self.core.stats())
+    }
+
+    /// Stop this verifier's background work. Idempotent; later calls reject with
+    /// `ERR_VERIFIER_CLOSED`. Other verifiers sharing a key cache are not affected.
+    #[napi]
+    pub fn close(&self) {
+        self.core.close();
+    }
+}
+
+/// Same as `new Verifier(options)`.
+#[napi(ts_args_type = "options: VerifierOptions")]
+pub fn create_verifier(env: Env, options: Unknown<'_>) -> Result<Verifier> {
+    Ok(Verifier {
+        core: build(&env, options)?,
+    })
+}
+
+/// Test aid: move the clock this library uses (claims and cache timing) forward by `ms`
+/// milliseconds, for the whole process. It never moves back.
+#[napi]
+pub fn advance_clock_for_tests(ms: f64) {
+    if ms.is_finite() && ms > 0.0 {
+        clock::advance(ms as u64);
+    }
+}

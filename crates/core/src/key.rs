@@ -71,7 +71,7 @@ pub fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 
 enum Prepared {
     Public(signature::ParsedPublicKey),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 /// A key ready to verify: parsed once for each algorithm it may verify.
@@ -202,7 +202,7 @@ fn prepare(alg: Algorithm, material: &Material) -> Result<Prepared, String> {
                 Algorithm::HS512 => hmac::HMAC_SHA512,
                 _ => return Err(format!("{} is not an HMAC algorithm", alg.name())),
             };
-            Prepared::Hmac(hmac::Key::new(hash, k))
+            Prepared::Hmac(Box::new(hmac::Key::new(hash, k)))
         }
     })
 }

@@ -1,0 +1,241 @@
+/* Types shared by the API below. Generated declarations follow this header. */
+
+export type Algorithm =
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384' | 'EdDSA'
+  | 'HS256' | 'HS384' | 'HS512'
+
+/** Seconds, or a string with a unit: `'500ms'`, `'30s'`, `'10m'`, `'1h'`, `'1d'`. */
+export type Duration = number | `${number}ms` | `${number}s` | `${number}m` | `${number}h` | `${number}d`
+
+/** A JSON Web Key (public members; `oct` only in a local `keys` set). */
+export interface JWK {
+  kty: 'RSA' | 'EC' | 'OKP' | 'oct' | (string & {})
+  kid?: string
+  alg?: string
+  use?: string
+  key_ops?: string[]
+  n?: string
+  e?: string
+  crv?: string
+  x?: string
+  y?: string
+  k?: string
+  x5c?: string[]
+  [member: string]: unknown
+}
+
+export interface JwtPayload {
+  iss?: string
+  sub?: string
+  aud?: string | string[]
+  exp?: number
+  nbf?: number
+  iat?: number
+  jti?: string
+  [claim: string]: unknown
+}
+
+export interface JwsHeader {
+  alg: Algorithm
+  kid?: string
+  typ?: string
+  [parameter: string]: unknown
+}
+
+export interface VerifyResult<T = JwtPayload> {
+  /** The payload, a fresh object on every call. */
+  payload: T
+  /** The protected header, a fresh object on every call. */
+  header: JwsHeader
+  /** The configured issuer that matched (the token's `iss` when `iss` is not checked). */
+  issuer: string
+}
+
+export interface IssuerOptions {
+  /** The exact `iss` value accepted. */
+  issuer: string
+  /** Default: `jwks_uri` from `${issuer}/.well-known/openid-configuration`. */
+  jwksUri?: string
+  /** The token's `aud` must contain one of these. Default: not checked. */
+  audience?: string | string[]
+  /** Default: every asymmetric algorithm. */
+  algorithms?: Algorithm[]
+}
+
+export interface CacheOptions {
+  /** Longest time keys are used without a refetch. Default 600 s. */
+  maxAge?: Duration
+  /** Least time between refetches caused by an unknown `kid`; longest backoff. Default 30 s. */
+  cooldown?: Duration
+  /** How long the last good keys serve while the endpoint fails. Default 24 h. */
+  maxStale?: Duration
+}
+
+export interface HttpOptions {
+  /** Connect plus the whole response. Default 5 s. */
+  timeout?: Duration
+  /** Extra request headers. */
+  headers?: Record<string, string>
+  /** Largest response body accepted. Default 1 MiB. */
+  maxBytes?: number
+  /** Allow plain http to non-loopback hosts. Default false (loopback is always allowed). */
+  allowHttp?: boolean
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string
+}
+
+export interface VerifierOptions extends Partial<IssuerOptions> {
+  /** Several issuers in one verifier; the token's `iss` picks one. */
+  issuers?: IssuerOptions[]
+  /** A local key set (no fetching). */
+  keys?: { keys: JWK[] }
+  /** HS* secret; only with an HS* algorithm in `algorithms`. */
+  secret?: string | Uint8Array
+  /** Default 0. */
+  clockTolerance?: Duration
+  /** `iat` must be within this age. */
+  maxTokenAge?: Duration
+  /** Default `['exp']`; setting it replaces the default. */
+  requiredClaims?: string[]
+  subject?: string
+  /** e.g. `'at+jwt'` (case-insensitive, `application/` optional). */
+  typ?: string
+  /** Default 16384 characters. */
+  maxTokenLength?: number
+  cache?: CacheOptions
+  http?: HttpOptions
+  /** Verified tokens remembered (LRU). Default 10000; `false` or 0 turns it off. */
+  tokenCache?: number | false
+  /** Called on the JS thread; exceptions thrown here are swallowed. */
+  onEvent?: (event: VerifierEvent) => void
+}
+
+export interface VerifierEvent {
+  type: 'fetch' | 'rotate' | 'stale' | 'error' | 'warning'
+  jwksUri: string
+  issuer?: string
+  status?: number
+  durationMs?: number
+  kids?: string[]
+  added?: string[]
+  removed?: string[]
+  error?: { code: ErrorCode; message: string }
+}
+
+export type ErrorCode =
+  | 'ERR_INVALID_OPTIONS'
+  | 'ERR_JWS_INVALID'
+  | 'ERR_JWT_INVALID'
+  | 'ERR_JOSE_ALG_NOT_ALLOWED'
+  | 'ERR_JOSE_NOT_SUPPORTED'
+  | 'ERR_JWKS_NO_MATCHING_KEY'
+  | 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'
+  | 'ERR_JWT_EXPIRED'
+  | 'ERR_JWT_CLAIM_VALIDATION_FAILED'
+  | 'ERR_JWKS_FETCH_FAILED'
+  | 'ERR_JWKS_TIMEOUT'
+  | 'ERR_JWKS_RATE_LIMITED'
+  | 'ERR_JWKS_INVALID'
+  | 'ERR_JWKS_NOT_LOADED'
+  | 'ERR_VERIFIER_CLOSED'
+
+/** Every error thrown or rejected by this library. */
+export interface VerifyError extends Error {
+  code: ErrorCode
+  /** The claim that failed (`exp`, `aud`, `iss`, ...). */
+  claim?: string
+  /** `check_failed`, `missing` or `invalid`. */
+  reason?: string
+  kid?: string
+  /** HTTP status of the failed fetch. */
+  status?: number
+  /** Seconds until the provider allows the next request. */
+  retryAfter?: number
+}
+
+/**
+ * Which binding artifact the generated loader actually loaded: `'native'` for
+ * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
+ * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
+ * can point the loader at a WASI artifact this package does not build itself.
+ */
+export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/**
+ * Verifies JWTs against an identity provider's JWKS (or local keys), with a process-wide key
+ * cache that refreshes in the background, survives outages and respects rate limits.
+ */
+export declare class Verifier {
+  /** Create a verifier. Throws `ERR_INVALID_OPTIONS` (naming the option) when an option is wrong. */
+  constructor(options: VerifierOptions)
+  /**
+   * Verify a compact JWS. Resolves `{ payload, header, issuer }`; rejects with an `Error`
+   * whose `code` says why (see `ErrorCode`). Signature checks run off the JS thread.
+   */
+  verify<T = JwtPayload>(token: string): Promise<VerifyResult<T>>
+  /**
+   * Verify with cached keys only; never does I/O. Throws `ERR_JWKS_NOT_LOADED` when the keys
+   * are not cached yet (and starts loading them in the background).
+   */
+  verifySync<T = JwtPayload>(token: string): VerifyResult<T>
+  /**
+   * Fetch every issuer's keys now. Resolves at once for local keys; with several issuers,
+   * rejects with the first failure (the others stay loaded).
+   */
+  ready(): Promise<void>
+  /**
+   * Per issuer: state `'fresh' | 'stale' | 'failing' | 'empty'`, kids, fetchedAt, expiresAt
+   * (epoch ms or null) and the last error.
+   */
+  health(): IssuerHealth[]
+  /**
+   * Counters: verifications, failures by code, token-cache hits, fetches, 304s, fetch
+   * errors, cooldown refusals, stale serves.
+   */
+  stats(): VerifierStats
+  /**
+   * Stop this verifier's background work. Idempotent; later calls reject with
+   * `ERR_VERIFIER_CLOSED`. Other verifiers sharing a key cache are not affected.
+   */
+  close(): void
+}
+
+/**
+ * Test aid: move the clock this library uses (claims and cache timing) forward by `ms`
+ * milliseconds, for the whole process. It never moves back.
+ */
+export declare function advanceClockForTests(ms: number): void
+
+/** Same as `new Verifier(options)`. */
+export declare function createVerifier(options: VerifierOptions): Verifier
+
+/** `{ code, message }` of an error, for health and events. */
+export interface ErrorInfo {
+  code: string
+  message: string
+}
+
+/** Health of one issuer's keys. */
+export interface IssuerHealth {
+  issuer: string
+  jwksUri: string | null
+  state: 'fresh' | 'stale' | 'failing' | 'empty'
+  kids: Array<string>
+  fetchedAt: number | null
+  expiresAt: number | null
+  lastError: { code: ErrorCode; message: string } | null
+}
+
+/** Counters of one verifier. */
+export interface VerifierStats {
+  verifications: number
+  failures: Partial<Record<ErrorCode, number>>
+  tokenCacheHits: number
+  fetches: number
+  notModified: number
+  fetchErrors: number
+  cooldownRefusals: number
+  staleServes: number
+}

@@ -1,0 +1,333 @@
+//! Conversions: JS options -> JSON value for the core; results, health, stats and events -> JS.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jwks_verify_core::events::{Event, EventSink};
+use jwks_verify_core::verifier::{IssuerHealth, Stats, Verified};
+use jwks_verify_core::{Error as CoreError, ErrorCode};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{sys, Env, ValueType};
+use napi_derive::napi;
+use serde_json::{Map, Number, Value};
+
+use crate::errors::settle;
+
+/// Deepest options object accepted (cycles end here too).
+const MAX_OPTIONS_DEPTH: usize = 16;
+
+/// The token argument: a string, or ERR_JWS_INVALID.
+pub fn token_string(value: &Unknown<'_>) -> std::result::Result<String, CoreError> {
+    let kind = value.get_type().unwrap_or(ValueType::Unknown);
+    if kind != ValueType::String {
+        return Err(CoreError::jws(format!(
+            "token must be a string, got {}",
+            type_name(kind)
+        )));
+    }
+    unsafe { value.cast::<String>() }.map_err(|_| CoreError::jws("token is not a valid string"))
+}
+
+fn type_name(kind: ValueType) -> &'static str {
+    match kind {
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
+        ValueType::Boolean => "a boolean",
+        ValueType::Number => "a number",
+        ValueType::String => "a string",
+        ValueType::Symbol => "a symbol",
+        ValueType::Object => "an object",
+        ValueType::Function => "a function",
+        ValueType::BigInt => "a bigint",
+        _ => "an unknown value",
+    }
+}
+
+/// Options as JSON for the core, plus a binary `secret` and the `onEvent` function.
+/// The options as the core reads them, a binary `secret`, and the `onEvent` function.
+pub type JsOptions<'env> = (
+    Value,
+    Option<Vec<u8>>,
+    Option<Function<'env, Unknown<'env>, ()>>,
+);
+
+pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_>, CoreError> {
+    let bad = |what: &str| {
+        CoreError::new(
+            ErrorCode::InvalidOptions,
+            format!("options must be an object, got {what}"),
+        )
+    };
+    let kind = options.get_type().map_err(|_| bad("an unknown value"))?;
+    if kind != ValueType::Object || options.is_array().unwrap_or(false) {
+        return Err(bad(type_name(kind)));
+    }
+    let obj: Object = unsafe { options.cast() }.map_err(|_| bad("an unknown value"))?;
+    let mut secret = None;
+    let mut on_event = None;
+    let mut map = Map::new();
+    for key in Object::keys(&obj).map_err(|_| bad("an unreadable object"))? {
+        let value: Unknown = obj
+            .get_named_property(&key)
+            .map_err(|_| CoreError::options(&key, "could not be read"))?;
+        let kind = value.get_type().unwrap_or(ValueType::Unknown);
+        if key == "secret" && value.is_typedarray().unwrap_or(false) {
+            let bytes: Uint8Array = unsafe { value.cast() }
+                .map_err(|_| CoreError::options("secret", "must be a Uint8Array"))?;
+            secret = Some(bytes.to_vec());
+            continue;
+        }
+        if key == "onEvent" && kind == ValueType::Function {
+            on_event = Some(
+                unsafe { value.cast() }
+                    .map_err(|_| CoreError::options("onEvent", "must be a function"))?,
+            );
+            continue;
+        }
+        if let Some(v) = to_json(&value, &key, 0)? {
+            map.insert(key, v);
+        }
+    }
+    Ok((Value::Object(map), secret, on_event))
+}
+
+fn to_json(
+    value: &Unknown<'_>,
+    path: &str,
+    depth: usize,
+) -> std::result::Result<Option<Value>, CoreError> {
+    if depth > MAX_OPTIONS_DEPTH {
+        return Err(CoreError::options(path, "nests too deep"));
+    }
+    let unreadable = || CoreError::options(path, "could not be read");
+    let kind = value.get_type().map_err(|_| unreadable())?;
+    Ok(Some(match kind {
+        ValueType::Undefined => return Ok(None),
+        ValueType::Null => Value::Null,
+        ValueType::Boolean => {
+            Value::Bool(unsafe { value.cast::<bool>() }.map_err(|_| unreadable())?)
+        }
+        ValueType::Number => {
+            let n = unsafe { value.cast::<f64>() }.map_err(|_| unreadable())?;
+            match Number::from_f64(n) {
+                Some(n) => Value::Number(n),
+                None => return Err(CoreError::options(path, "must be a finite number")),
+            }
+        }
+        ValueType::String => {
+            Value::String(unsafe { value.cast::<String>() }.map_err(|_| unreadable())?)
+        }
+        ValueType::Object => {
+            if value.is_typedarray().unwrap_or(false) || value.is_arraybuffer().unwrap_or(false) {
+                return Err(CoreError::options(path, "must not be binary data here"));
+            }
+            let obj: Object = unsafe { value.cast() }.map_err(|_| unreadable())?;
+            if value.is_array().unwrap_or(false) {
+                let len = obj.get_array_length().map_err(|_| unreadable())?;
+                let mut list = Vec::with_capacity(len as usize);
+                for i in 0..len {
+                    let item: Unknown = obj.get_element(i).map_err(|_| unreadable())?;
+                    list.push(
+                        to_json(&item, &format!("{path}[{i}]"), depth + 1)?.unwrap_or(Value::Null),
+                    );
+                }
+                Value::Array(list)
+            } else {
+                let mut map = Map::new();
+                for key in Object::keys(&obj).map_err(|_| unreadable())? {
+                    let item: Unknown = obj.get_named_property(&key).map_err(|_| unreadable())?;
+                    if let Some(v) = to_json(&item, &format!("{path}.{key}"), depth + 1)? {
+                        map.insert(key, v);
+                    }
+                }
+                Value::Object(map)
+            }
+        }
+        // Functions, symbols, bigints: the core refuses them by type, naming the option.
+        other => Value::String(format!("<{}>", type_name(other))),
+    }))
+}
+
+/// A verification result, built on the JS thread as `{ payload, header, issuer }`.
+pub struct JsVerified(pub Verified);
+
+impl TypeName for JsVerified {
+    fn type_name() -> &'static str {
+        "VerifyResult"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for JsVerified {
+    unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let env = Env::from_raw(raw_env);
+        let json: Object = env.get_global()?.get_named_property("JSON")?;
+        let parse: Function<String, Unknown> = json.get_named_property("parse")?;
+        let payload = parse.call(val.0.payload_json.to_string())?;
+        let header = parse.call(val.0.header_json.to_string())?;
+        let mut obj = Object::new(&env)?;
+        obj.set_named_property("payload", payload)?;
+        obj.set_named_property("header", header)?;
+        obj.set_named_property("issuer", &*val.0.issuer)?;
+        Ok(obj.raw())
+    }
+}
+
+/// A promise resolved at once (token-cache hit: no thread hop).
+pub fn resolved<'env>(env: &'env Env, value: JsVerified) -> Result<Unknown<'env>> {
+    let raw = unsafe { JsVerified::to_napi_value(env.raw(), value)? };
+    settle(env, raw, true)
+}
+
+/// `{ code, message }` of an error, for health and events.
+#[napi(object)]
+pub struct ErrorInfo {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&CoreError> for ErrorInfo {
+    fn from(e: &CoreError) -> Self {
+        ErrorInfo {
+            code: e.code.as_str().to_owned(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+/// Health of one issuer's keys.
+#[napi(object, js_name = "IssuerHealth")]
+pub struct IssuerHealthJs {
+    pub issuer: String,
+    #[napi(ts_type = "string | null")]
+    pub jwks_uri: Either<String, Null>,
+    #[napi(ts_type = "'fresh' | 'stale' | 'failing' | 'empty'")]
+    pub state: String,
+    pub kids: Vec<String>,
+    #[napi(ts_type = "number | null")]
+    pub fetched_at: Either<f64, Null>,
+    #[napi(ts_type = "number | null")]
+    pub expires_at: Either<f64, Null>,
+    #[napi(ts_type = "{ code: ErrorCode; message: string } | null")]
+    pub last_error: Either<ErrorInfo, Null>,
+}
+
+fn or_null<T>(v: Option<T>) -> Either<T, Null> {
+    match v {
+        Some(v) => Either::A(v),
+        None => Either::B(Null),
+    }
+}
+
+impl From<IssuerHealth> for IssuerHealthJs {
+    fn from(h: IssuerHealth) -> Self {
+        IssuerHealthJs {
+            issuer: h.issuer,
+            jwks_uri: or_null(h.jwks_uri),
+            state: h.state.as_str().to_owned(),
+            kids: h.kids,
+            fetched_at: or_null(h.fetched_at.map(|t| t as f64)),
+            expires_at: or_null(h.expires_at.map(|t| t as f64)),
+            last_error: or_null(h.last_error.as_ref().map(ErrorInfo::from)),
+        }
+    }
+}
+
+/// Counters of one verifier.
+#[napi(object, js_name = "VerifierStats")]
+pub struct StatsJs {
+    pub verifications: f64,
+    #[napi(ts_type = "Partial<Record<ErrorCode, number>>")]
+    pub failures: HashMap<String, f64>,
+    pub token_cache_hits: f64,
+    pub fetches: f64,
+    pub not_modified: f64,
+    pub fetch_errors: f64,
+    pub cooldown_refusals: f64,
+    pub stale_serves: f64,
+}
+
+impl From<Stats> for StatsJs {
+    fn from(s: Stats) -> Self {
+        StatsJs {
+            verifications: s.verifications as f64,
+            failures: s
+                .failures
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v as f64))
+                .collect(),
+            token_cache_hits: s.token_cache_hits as f64,
+            fetches: s.fetches as f64,
+            not_modified: s.not_modified as f64,
+            fetch_errors: s.fetch_errors as f64,
+            cooldown_refusals: s.cooldown_refusals as f64,
+            stale_serves: s.stale_serves as f64,
+        }
+    }
+}
+
+type EventTsfn = ThreadsafeFunction<Event, (), Object<'static>, Status, false, true>;
+
+struct JsSink {
+    tsfn: EventTsfn,
+}
+
+impl EventSink for JsSink {
+    fn emit(&self, event: Event) {
+        self.tsfn
+            .call(event, ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
+
+fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
+    let mut obj = Object::new(env)?;
+    obj.set_named_property("type", e.kind.as_str())?;
+    obj.set_named_property("jwksUri", e.jwks_uri.as_str())?;
+    if let Some(v) = &e.issuer {
+        obj.set_named_property("issuer", v.as_str())?;
+    }
+    if let Some(v) = e.status {
+        obj.set_named_property("status", v as u32)?;
+    }
+    if let Some(v) = e.duration_ms {
+        obj.set_named_property("durationMs", v)?;
+    }
+    for (name, list) in [
+        ("kids", &e.kids),
+        ("added", &e.added),
+        ("removed", &e.removed),
+    ] {
+        if let Some(list) = list {
+            obj.set_named_property(name, list.clone())?;
+        }
+    }
+    if let Some(err) = &e.error {
+        obj.set_named_property("error", ErrorInfo::from(err))?;
+    }
+    Ok(obj)
+}
+
+/// Wrap `onEvent` so a throw inside it is swallowed, and queue events to the JS thread
+/// without keeping the process alive.
+pub fn event_sink(
+    env: &Env,
+    on_event: Function<'_, Unknown<'_>, ()>,
+) -> Result<Arc<dyn EventSink>> {
+    let wrap: Function<Function<Unknown, ()>, Function<Unknown, ()>> =
+        env.run_script("(f) => function onEvent(e) { try { f(e) } catch (_) {} }")?;
+    let safe = wrap.call(on_event)?;
+    let tsfn: EventTsfn = safe
+        .build_threadsafe_function::<Event>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build_callback(|ctx| {
+            let obj = event_object(&ctx.env, &ctx.value)?;
+            // The object lives in the callback's handle scope; napi reads it before it closes.
+            Ok(unsafe { std::mem::transmute::<Object<'_>, Object<'static>>(obj) })
+        })?;
+    Ok(Arc::new(JsSink { tsfn }))
+}

@@ -1,0 +1,63 @@
+//! Core errors -> JS `Error` objects with `code`, `claim`, `reason`, `kid`, `status`, `retryAfter`.
+
+use jwks_verify_core::Error as CoreError;
+use napi::bindgen_prelude::*;
+use napi::{sys, Env};
+
+/// Build the JS error object.
+fn error_object<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
+    let mut obj = env.create_error(Error::new(Status::GenericFailure, e.message.clone()))?;
+    obj.set_named_property("code", e.code.as_str())?;
+    if let Some(claim) = &e.claim {
+        obj.set_named_property("claim", claim.as_str())?;
+    }
+    if let Some(reason) = &e.reason {
+        obj.set_named_property("reason", reason.as_str())?;
+    }
+    if let Some(kid) = &e.kid {
+        obj.set_named_property("kid", kid.as_str())?;
+    }
+    if let Some(status) = e.status {
+        obj.set_named_property("status", status as u32)?;
+    }
+    if let Some(retry_after) = e.retry_after {
+        obj.set_named_property("retryAfter", retry_after as f64)?;
+    }
+    Ok(obj)
+}
+
+/// A napi error that throws (or rejects with) the JS error object itself.
+pub fn core_error(env: &Env, e: &CoreError) -> Error {
+    match error_object(env, e) {
+        Ok(obj) => Error::from(obj.to_unknown()),
+        Err(err) => err,
+    }
+}
+
+/// Alias used by sync paths.
+pub fn throw(env: &Env, e: &CoreError) -> Error {
+    core_error(env, e)
+}
+
+/// A promise already rejected with the error (no thread hop).
+pub fn reject<'env>(env: &'env Env, e: &CoreError) -> Result<Unknown<'env>> {
+    let obj = error_object(env, e)?;
+    settle(env, obj.raw(), false)
+}
+
+/// A promise settled at once with a raw value.
+pub fn settle<'env>(
+    env: &'env Env,
+    value: sys::napi_value,
+    resolve: bool,
+) -> Result<Unknown<'env>> {
+    let mut deferred = std::ptr::null_mut();
+    let mut promise = std::ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
+    if resolve {
+        check_status!(unsafe { sys::napi_resolve_deferred(env.raw(), deferred, value) })?;
+    } else {
+        check_status!(unsafe { sys::napi_reject_deferred(env.raw(), deferred, value) })?;
+    }
+    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), promise) })
+}

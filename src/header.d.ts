@@ -1,0 +1,156 @@
+/* Types shared by the API below. Generated declarations follow this header. */
+
+export type Algorithm =
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384' | 'EdDSA'
+  | 'HS256' | 'HS384' | 'HS512'
+
+/** Seconds, or a string with a unit: `'500ms'`, `'30s'`, `'10m'`, `'1h'`, `'1d'`. */
+export type Duration = number | `${number}ms` | `${number}s` | `${number}m` | `${number}h` | `${number}d`
+
+/** A JSON Web Key (public members; `oct` only in a local `keys` set). */
+export interface JWK {
+  kty: 'RSA' | 'EC' | 'OKP' | 'oct' | (string & {})
+  kid?: string
+  alg?: string
+  use?: string
+  key_ops?: string[]
+  n?: string
+  e?: string
+  crv?: string
+  x?: string
+  y?: string
+  k?: string
+  x5c?: string[]
+  [member: string]: unknown
+}
+
+export interface JwtPayload {
+  iss?: string
+  sub?: string
+  aud?: string | string[]
+  exp?: number
+  nbf?: number
+  iat?: number
+  jti?: string
+  [claim: string]: unknown
+}
+
+export interface JwsHeader {
+  alg: Algorithm
+  kid?: string
+  typ?: string
+  [parameter: string]: unknown
+}
+
+export interface VerifyResult<T = JwtPayload> {
+  /** The payload, a fresh object on every call. */
+  payload: T
+  /** The protected header, a fresh object on every call. */
+  header: JwsHeader
+  /** The configured issuer that matched (the token's `iss` when `iss` is not checked). */
+  issuer: string
+}
+
+export interface IssuerOptions {
+  /** The exact `iss` value accepted. */
+  issuer: string
+  /** Default: `jwks_uri` from `${issuer}/.well-known/openid-configuration`. */
+  jwksUri?: string
+  /** The token's `aud` must contain one of these. Default: not checked. */
+  audience?: string | string[]
+  /** Default: every asymmetric algorithm. */
+  algorithms?: Algorithm[]
+}
+
+export interface CacheOptions {
+  /** Longest time keys are used without a refetch. Default 600 s. */
+  maxAge?: Duration
+  /** Least time between refetches caused by an unknown `kid`; longest backoff. Default 30 s. */
+  cooldown?: Duration
+  /** How long the last good keys serve while the endpoint fails. Default 24 h. */
+  maxStale?: Duration
+}
+
+export interface HttpOptions {
+  /** Connect plus the whole response. Default 5 s. */
+  timeout?: Duration
+  /** Extra request headers. */
+  headers?: Record<string, string>
+  /** Largest response body accepted. Default 1 MiB. */
+  maxBytes?: number
+  /** Allow plain http to non-loopback hosts. Default false (loopback is always allowed). */
+  allowHttp?: boolean
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string
+}
+
+export interface VerifierOptions extends Partial<IssuerOptions> {
+  /** Several issuers in one verifier; the token's `iss` picks one. */
+  issuers?: IssuerOptions[]
+  /** A local key set (no fetching). */
+  keys?: { keys: JWK[] }
+  /** HS* secret; only with an HS* algorithm in `algorithms`. */
+  secret?: string | Uint8Array
+  /** Default 0. */
+  clockTolerance?: Duration
+  /** `iat` must be within this age. */
+  maxTokenAge?: Duration
+  /** Default `['exp']`; setting it replaces the default. */
+  requiredClaims?: string[]
+  subject?: string
+  /** e.g. `'at+jwt'` (case-insensitive, `application/` optional). */
+  typ?: string
+  /** Default 16384 characters. */
+  maxTokenLength?: number
+  cache?: CacheOptions
+  http?: HttpOptions
+  /** Verified tokens remembered (LRU). Default 10000; `false` or 0 turns it off. */
+  tokenCache?: number | false
+  /** Called on the JS thread; exceptions thrown here are swallowed. */
+  onEvent?: (event: VerifierEvent) => void
+}
+
+export interface VerifierEvent {
+  type: 'fetch' | 'rotate' | 'stale' | 'error' | 'warning'
+  jwksUri: string
+  issuer?: string
+  status?: number
+  durationMs?: number
+  kids?: string[]
+  added?: string[]
+  removed?: string[]
+  error?: { code: ErrorCode; message: string }
+}
+
+export type ErrorCode =
+  | 'ERR_INVALID_OPTIONS'
+  | 'ERR_JWS_INVALID'
+  | 'ERR_JWT_INVALID'
+  | 'ERR_JOSE_ALG_NOT_ALLOWED'
+  | 'ERR_JOSE_NOT_SUPPORTED'
+  | 'ERR_JWKS_NO_MATCHING_KEY'
+  | 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'
+  | 'ERR_JWT_EXPIRED'
+  | 'ERR_JWT_CLAIM_VALIDATION_FAILED'
+  | 'ERR_JWKS_FETCH_FAILED'
+  | 'ERR_JWKS_TIMEOUT'
+  | 'ERR_JWKS_RATE_LIMITED'
+  | 'ERR_JWKS_INVALID'
+  | 'ERR_JWKS_NOT_LOADED'
+  | 'ERR_VERIFIER_CLOSED'
+
+/** Every error thrown or rejected by this library. */
+export interface VerifyError extends Error {
+  code: ErrorCode
+  /** The claim that failed (`exp`, `aud`, `iss`, ...). */
+  claim?: string
+  /** `check_failed`, `missing` or `invalid`. */
+  reason?: string
+  kid?: string
+  /** HTTP status of the failed fetch. */
+  status?: number
+  /** Seconds until the provider allows the next request. */
+  retryAfter?: number
+}
