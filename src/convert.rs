@@ -110,6 +110,10 @@ fn to_json(
         }
         ValueType::Number => {
             let n = unsafe { value.cast::<f64>() }.map_err(|_| unreadable())?;
+            // JS numbers are doubles; hand whole numbers over as integers.
+            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                return Ok(Some(Value::Number(Number::from(n as i64))));
+            }
             match Number::from_f64(n) {
                 Some(n) => Value::Number(n),
                 None => return Err(CoreError::options(path, "must be a finite number")),

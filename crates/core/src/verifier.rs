@@ -245,6 +245,11 @@ impl Verifier {
                 return job.run();
             }
             Ok(Step::NeedsIo) => Err(self.inner.background_io(token)),
+            // No usable keys because the endpoint fails: for verifySync that is "not loaded".
+            Err(e) if e.code.is_key_source_failure() => Err(Error::new(
+                ErrorCode::NotLoaded,
+                format!("the keys for this token are not cached: {}", e.message),
+            )),
             Err(e) => Err(e),
         };
         self.inner.count(&result);
