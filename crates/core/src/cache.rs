@@ -265,27 +265,42 @@ impl KeyCache {
             || (!is_missing(&st, kid, now) && now >= st.cooldown_until && now >= st.next_attempt_at)
     }
 
-    /// Refetch because a token names a key the set lacks. At most once per cooldown; joins a
-    /// fetch already in flight.
-    pub async fn refetch(self: &Arc<Self>, kid: Option<&str>) -> Refetch {
-        let fetch = {
-            let mut st = self.lock();
-            let now = clock::now_ms();
-            match &st.inflight {
-                Some(f) => f.clone(),
-                None => {
-                    if is_missing(&st, kid, now)
-                        || now < st.cooldown_until
-                        || now < st.next_attempt_at
-                    {
-                        return Refetch::Refused;
+    /// Refetch because a token names a key the set lacks (`found` says whether a set has it).
+    /// At most once per cooldown. A fetch already in flight is joined first; when that fetch
+    /// (started for another reason, perhaps before the key was published) still lacks the key,
+    /// one fetch of our own follows if the cooldown allows.
+    pub async fn refetch(
+        self: &Arc<Self>,
+        kid: Option<&str>,
+        found: impl Fn(&KeySet) -> bool,
+    ) -> Refetch {
+        let mut joined_result = None;
+        for _ in 0..2 {
+            let (fetch, ours) = {
+                let mut st = self.lock();
+                let now = clock::now_ms();
+                match &st.inflight {
+                    Some(f) => (f.clone(), false),
+                    None => {
+                        if is_missing(&st, kid, now)
+                            || now < st.cooldown_until
+                            || now < st.next_attempt_at
+                        {
+                            return joined_result.map_or(Refetch::Refused, Refetch::Fetched);
+                        }
+                        st.cooldown_until = now.saturating_add(self.policy.cooldown_ms);
+                        (self.start_fetch(&mut st), true)
                     }
-                    st.cooldown_until = now.saturating_add(self.policy.cooldown_ms);
-                    self.start_fetch(&mut st)
                 }
+            };
+            let result = fetch.await;
+            let has_key = result.as_ref().is_ok_and(|keys| found(keys));
+            if ours || has_key {
+                return Refetch::Fetched(result);
             }
-        };
-        Refetch::Fetched(fetch.await)
+            joined_result = Some(result);
+        }
+        joined_result.map_or(Refetch::Refused, Refetch::Fetched)
     }
 
     /// Remember that `kid` was still missing after a refetch, for the cooldown.

@@ -579,7 +579,9 @@ impl Inner {
                     cache.load().await?;
                 }
                 Lookup::Refetch(cache) => {
-                    let keys = match cache.refetch(kid.as_deref()).await {
+                    let has_key =
+                        |keys: &KeySet| keys.candidates(alg, kid.as_deref()).next().is_some();
+                    let keys = match cache.refetch(kid.as_deref(), has_key).await {
                         Refetch::Fetched(Ok(keys)) => Some(keys),
                         Refetch::Fetched(Err(_)) => None,
                         Refetch::Refused => {

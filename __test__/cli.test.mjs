@@ -1,0 +1,236 @@
+// The jwks-verify CLI (cli.js) run as a child process against JWKS servers on 127.0.0.1.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
+import { startJwksServer, sendJson } from './support/jwks-server.mjs';
+
+const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+const ISSUER = 'https://issuer.test/';
+
+let rsa;
+let ec;
+let ed;
+let srv;
+const cleanups = [];
+
+/** Runs the CLI; resolves `{ code, stdout, stderr }` (never rejects on a non-zero exit). */
+function run(args, { input } = {}) {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], { timeout: 30_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+function claims(extra = {}) {
+  const t = now();
+  return { iss: ISSUER, aud: 'api', sub: 'alice', iat: t, exp: t + 300, ...extra };
+}
+
+before(async () => {
+  rsa = generateKey('RS256', { x5c: true, kid: 'rsa-main' });
+  ec = generateKey('ES256', { kid: 'ec-side' });
+  ed = generateKey('EdDSA', { kid: 'ed-x5c-only', x5cOnly: true });
+  srv = await startJwksServer({ jwks: toJwks(rsa, ec, ed) });
+  srv.setHeaders({ 'Cache-Control': 'max-age=120' });
+  srv.route('/.well-known/openid-configuration', (req, res) => sendJson(res, { issuer: srv.origin, jwks_uri: srv.url }));
+  cleanups.push(() => srv.close());
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const verifyArgs = (token, ...more) => ['verify', token, '--issuer', ISSUER, '--jwks-uri', srv.url, ...more];
+
+test('verify: a valid token prints header, payload and VALID, exit 0', async () => {
+  const r = await run(verifyArgs(signJwt(rsa, claims()), '--audience', 'api'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Header \(verified\):/);
+  assert.match(r.stdout, /"kid": "rsa-main"/);
+  assert.match(r.stdout, /"sub": "alice"/);
+  assert.match(r.stdout, /exp {2}\d{4}-\d\d-\d\dT\S+ {2}\(in (?:4 min \d+ s|5 min)\)/);
+  assert.match(r.stdout, /^VALID: signature verified with key "rsa-main" \(RS256\)/m);
+});
+
+test('verify --json: one JSON document', async () => {
+  const r = await run(verifyArgs(signJwt(ec, claims()), '--json'));
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.valid, true);
+  assert.equal(out.payload.sub, 'alice');
+  assert.equal(out.header.alg, 'ES256');
+  assert.equal(out.issuer, ISSUER);
+});
+
+test('verify: an expired token says by how much, exit 1', async () => {
+  const t = now();
+  const r = await run(verifyArgs(signJwt(rsa, claims({ iat: t - 1000, exp: t - 200 }))));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /Header \(UNVERIFIED\):/);
+  assert.match(r.stdout, /INVALID \(ERR_JWT_EXPIRED\)/);
+  assert.match(r.stdout, /The token expired 3 min (?:[2-5]\d) s ago \(exp \d{4}-/);
+  const json = JSON.parse((await run(verifyArgs(signJwt(rsa, claims({ iat: t - 1000, exp: t - 200 })), '--json'))).stdout);
+  assert.equal(json.valid, false);
+  assert.equal(json.code, 'ERR_JWT_EXPIRED');
+  assert.match(json.explanation[0], /expired 3 min/);
+});
+
+test('verify: an unknown kid names the token kid and the kids of the JWKS', async () => {
+  const stranger = generateKey('RS256', { kid: 'from-staging' });
+  const r = await run(verifyArgs(signJwt(stranger, claims())));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /ERR_JWKS_NO_MATCHING_KEY/);
+  assert.match(r.stdout, /The token names kid "from-staging"/);
+  assert.match(r.stdout, /has 3 keys: "rsa-main" \(RSA, RS256, use sig\), "ec-side" \(EC, ES256, use sig\), "ed-x5c-only" \(OKP, EdDSA, use sig\)/);
+  assert.match(r.stdout, /not in it/);
+});
+
+test('verify: a bad signature, exit 1', async () => {
+  const impostor = generateKey('RS256', { kid: 'rsa-main' });
+  const r = await run(verifyArgs(signJwt(impostor, claims())));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /ERR_JWS_SIGNATURE_VERIFICATION_FAILED/);
+  assert.match(r.stdout, /does not verify with the published key "rsa-main"/);
+});
+
+test('verify: a refused algorithm is named with the accepted ones', async () => {
+  const r = await run(verifyArgs(signJwt(rsa, claims()), '--algorithms', 'ES256,EdDSA'));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /ERR_JOSE_ALG_NOT_ALLOWED/);
+  assert.match(r.stdout, /The algorithm RS256 was refused: accepted algorithms are ES256, EdDSA/);
+  const hs = signJwt({ secret: Buffer.alloc(32, 1), kid: 'rsa-main' }, claims(), { alg: 'HS256' });
+  const r2 = await run(verifyArgs(hs));
+  assert.equal(r2.code, 1);
+  assert.match(r2.stdout, /HS256, a shared-secret algorithm/);
+});
+
+test('verify: wrong audience and wrong issuer are explained', async () => {
+  const r = await run(verifyArgs(signJwt(rsa, claims({ aud: 'other-api' })), '--audience', 'api'));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /The token's audience is "other-api"; expected "api"/);
+  const r2 = await run(verifyArgs(signJwt(rsa, claims({ iss: 'https://issuer.test' }))));
+  assert.equal(r2.code, 1);
+  assert.match(r2.stdout, /issuer is "https:\/\/issuer.test"; the issuer expected is "https:\/\/issuer.test\/"/);
+  assert.match(r2.stdout, /trailing "\/"/);
+});
+
+test('verify: keys unavailable (JWKS answers 500) exits 3', async () => {
+  const down = await startJwksServer({ jwks: toJwks(rsa) });
+  cleanups.push(() => down.close());
+  down.setMode({ type: 'status', status: 500 });
+  const r = await run(['verify', signJwt(rsa, claims()), '--issuer', ISSUER, '--jwks-uri', down.url, '--json']);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.code, 'ERR_JWKS_FETCH_FAILED');
+  assert.match(out.explanation.join(' '), /could not be had from http:\/\/127\.0\.0\.1:\d+\/jwks\.json/);
+});
+
+test('verify: the JWKS found through discovery, and the token read from standard input', async () => {
+  const token = signJwt(rsa, claims({ iss: srv.origin }));
+  const r = await run(['verify', '-', '--issuer', srv.origin], { input: `Bearer ${token}\n` });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /VALID/);
+});
+
+test('usage errors exit 2', async () => {
+  const token = signJwt(rsa, claims());
+  for (const args of [
+    ['verify', token],
+    ['verify', token, '--issuer', ISSUER, '--bogus'],
+    ['verify', '--issuer', ISSUER],
+    ['frobnicate'],
+    [],
+    ['verify', token, '--issuer', ISSUER, '--jwks-uri', 'http://example.invalid/jwks.json'],
+    ['verify', token, '--issuer', ISSUER, '--jwks-uri', srv.url, '--clock-tolerance', 'soon'],
+  ]) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  }
+  const help = await run(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Exit codes:/);
+});
+
+test('decode: header and payload, labelled UNVERIFIED', async () => {
+  const token = signJwt(ec, claims({ sub: 'bob' }));
+  const r = await run(['decode', token]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^UNVERIFIED/);
+  assert.match(r.stdout, /Header \(UNVERIFIED\):/);
+  assert.match(r.stdout, /"sub": "bob"/);
+  const j = JSON.parse((await run(['decode', token, '--json'])).stdout);
+  assert.equal(j.verified, false);
+  assert.equal(j.payload.sub, 'bob');
+  assert.equal(j.header.kid, 'ec-side');
+  const bad = await run(['decode', 'only.two']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /2 parts/);
+});
+
+test('inspect <jwks-uri>: kid, kty, alg, size/curve, use, x5c subject and expiry', async () => {
+  const r = await run(['inspect', srv.url]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Caching: {2}Cache-Control: max-age=120/);
+  assert.match(r.stdout, /kid {4}rsa-main\n {2}kty {4}RSA\n {2}alg {4}RS256\n {2}size {3}2048 bits\n {2}use {4}sig\n {2}x5c {4}subject CN=rsa-main; expires \d{4}-/);
+  assert.match(r.stdout, /kid {4}ec-side\n {2}kty {4}EC\n {2}alg {4}ES256\n {2}curve {2}P-256/);
+  assert.match(r.stdout, /kid {4}ed-x5c-only\n {2}kty {4}OKP\n {2}alg {4}EdDSA\n {2}curve {2}Ed25519/);
+  const j = JSON.parse((await run(['inspect', srv.url, '--json'])).stdout);
+  assert.equal(j.keys.length, 3);
+  const byKid = Object.fromEntries(j.keys.map((k) => [k.kid, k]));
+  assert.equal(byKid['rsa-main'].size, 2048);
+  assert.equal(byKid['rsa-main'].x5c.subject, 'CN=rsa-main');
+  assert.equal(byKid['rsa-main'].x5c.matchesKey, true);
+  assert.equal(byKid['rsa-main'].x5c.expired, false);
+  assert.ok(Date.parse(byKid['rsa-main'].x5c.validTo) > Date.now() + 300 * 86400e3);
+  assert.equal(byKid['ec-side'].curve, 'P-256');
+  assert.equal(byKid['ed-x5c-only'].curve, 'Ed25519');
+  assert.equal(byKid['ed-x5c-only'].x5c.subject, 'CN=ed-x5c-only');
+});
+
+test('inspect <issuer>: the JWKS is found through discovery; a weak key gets a note', async () => {
+  const weak = generateKey('RS256', { kid: 'weak', modulusLength: 1024 });
+  const other = await startJwksServer({ jwks: toJwks(weak) });
+  cleanups.push(() => other.close());
+  other.route('/.well-known/openid-configuration', (req, res) => sendJson(res, { issuer: other.origin, jwks_uri: other.url }));
+  const r = await run(['inspect', other.origin]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`Issuer: {3}${other.origin}`));
+  assert.match(r.stdout, /size {3}1024 bits/);
+  assert.match(r.stdout, /note {3}RSA key of 1024 bits: jwks-verify refuses keys under 2048 bits/);
+  // a token naming that key: the kid is published, and the CLI says why it cannot be used
+  const token = signJwt(weak, claims({ iss: other.origin }));
+  const v = await run(['verify', token, '--issuer', other.origin]);
+  assert.equal(v.code, 1, v.stdout + v.stderr);
+  assert.match(v.stdout, /ERR_JWKS_NO_MATCHING_KEY/);
+  assert.match(v.stdout, /A key "weak" is published but cannot verify this token: RSA key of 1024 bits/);
+});
+
+test('verify: a token not valid yet says for how long', async () => {
+  const t = now();
+  const r = await run(verifyArgs(signJwt(rsa, claims({ nbf: t + 600, exp: t + 1200 }))));
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /ERR_JWT_CLAIM_VALIDATION_FAILED/);
+  assert.match(r.stdout, /not valid yet: nbf \d{4}-[^,]+, (?:9 min \d+ s|10 min) from now/);
+});
+
+test('inspect: an unreachable endpoint exits 3; plain http to another host exits 2', async () => {
+  const gone = await startJwksServer();
+  const url = gone.url;
+  await gone.close();
+  const r = await run(['inspect', url, '--timeout', '2s']);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.match(r.stderr, /cannot fetch/);
+  assert.equal((await run(['inspect', 'http://example.invalid/jwks.json'])).code, 2);
+});
+
+test('the package declares cli.js as the jwks-verify bin, with a node shebang', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin['jwks-verify'];
+  assert.match(bin, /^(\.\/)?cli\.js$/);
+  assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/);
+});

@@ -1,0 +1,298 @@
+// jwks-verify/express with the real Express 5 over real HTTP on 127.0.0.1 (and plain node:http as Connect would).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import express from 'express';
+import { Verifier, advanceClockForTests } from 'jwks-verify';
+import authenticateDefault, { authenticate, requireScope, parseAuthorization, challenge } from 'jwks-verify/express';
+import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
+import { startJwksServer } from './support/jwks-server.mjs';
+
+const require = createRequire(import.meta.url);
+const ISSUER = 'https://issuer.test/';
+const AUDIENCE = 'api://orders';
+
+let key;
+let otherKey;
+let jwks;
+let base;
+const cleanups = [];
+
+before(async () => {
+  key = generateKey('RS256');
+  otherKey = generateKey('RS256', { kid: key.kid }); // same kid, different key: a bad signature
+  jwks = await startJwksServer({ jwks: toJwks(key) });
+  cleanups.push(() => jwks.close());
+  base = await startApp(authenticate({ verifier: newVerifier(), realm: 'orders' }));
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+function claims(extra = {}) {
+  const t = now();
+  return { iss: ISSUER, aud: AUDIENCE, sub: 'alice', iat: t, exp: t + 300, scope: 'orders:read profile', ...extra };
+}
+
+function newVerifier(jwksUri = jwks.url, extra = {}) {
+  const v = new Verifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri, ...extra });
+  cleanups.push(() => v.close());
+  return v;
+}
+
+async function listen(app) {
+  const server = http.createServer(app);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  return `http://127.0.0.1:${server.address().port}`;
+}
+
+/** An Express app with `mw` on /api and a few routes. */
+async function startApp(mw) {
+  const app = express();
+  app.get('/open', (req, res) => res.json({ open: true }));
+  app.use('/api', mw);
+  app.get('/api/me', (req, res) => res.json({ auth: req.auth ?? null }));
+  app.get('/api/orders', requireScope('orders:read'), (req, res) => res.json({ ok: true }));
+  app.get('/api/admin', requireScope('admin', 'orders:write'), (req, res) => res.json({ ok: true }));
+  // eslint-disable-next-line no-unused-vars
+  app.use((err, req, res, next) => res.status(500).json({ handled: err.code ?? err.message }));
+  return listen(app);
+}
+
+async function get(url, headers = {}) {
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+
+const bearer = (token) => ({ authorization: `Bearer ${token}` });
+
+
+test('a valid token: next() runs with req.auth = { payload, header, issuer, token }', async () => {
+  const token = signJwt(key, claims());
+  const r = await get(`${base}/api/me`, bearer(token));
+  assert.equal(r.status, 200);
+  assert.equal(r.body.auth.payload.sub, 'alice');
+  assert.equal(r.body.auth.payload.aud, AUDIENCE);
+  assert.equal(r.body.auth.header.kid, key.kid);
+  assert.equal(r.body.auth.header.alg, 'RS256');
+  assert.equal(r.body.auth.issuer, ISSUER);
+  assert.equal(r.body.auth.token, token);
+  // the scheme is case-insensitive (RFC 7235)
+  assert.equal((await get(`${base}/api/me`, { authorization: `bearer ${token}` })).status, 200);
+});
+
+test('an expired token: 401 invalid_token with an escaped error_description', async () => {
+  const t = now();
+  const r = await get(`${base}/api/me`, bearer(signJwt(key, claims({ iat: t - 600, exp: t - 200 }))));
+  assert.equal(r.status, 401);
+  const www = r.headers.get('www-authenticate');
+  assert.match(www, /^Bearer realm="orders", error="invalid_token", error_description="(?:[^"\\]|\\.)*"$/);
+  assert.equal(r.body.error, 'invalid_token');
+  assert.equal(r.body.code, 'ERR_JWT_EXPIRED');
+  assert.match(r.body.error_description, /exp/);
+  // the description in the header is the message, with " and \ escaped as quoted-pairs
+  const quoted = www.match(/error_description="((?:[^"\\]|\\.)*)"$/)[1];
+  assert.equal(quoted.replace(/\\(.)/g, '$1'), r.body.error_description);
+  assert.equal(r.headers.get('retry-after'), null);
+});
+
+test('a bad signature: 401 invalid_token', async () => {
+  const r = await get(`${base}/api/me`, bearer(signJwt(otherKey, claims())));
+  assert.equal(r.status, 401);
+  assert.equal(r.body.code, 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+  assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);
+});
+
+test('other refused tokens: wrong audience, unknown kid, garbage', async () => {
+  let r = await get(`${base}/api/me`, bearer(signJwt(key, claims({ aud: 'someone-else' }))));
+  assert.equal(r.status, 401);
+  assert.equal(r.body.code, 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+  r = await get(`${base}/api/me`, bearer('not.a-jwt.at-all'));
+  assert.equal(r.status, 401);
+  assert.equal(r.body.code, 'ERR_JWS_INVALID');
+  assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);
+});
+
+test('no Authorization header: 401 with a bare Bearer challenge (no error code)', async () => {
+  const r = await get(`${base}/api/me`);
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="orders"');
+  assert.equal((await get(`${base}/open`)).status, 200);
+});
+
+test('a malformed Authorization header: 400 invalid_request', async () => {
+  const token = signJwt(key, claims());
+  for (const value of ['Basic dXNlcjpwYXNz', `Bearer ${token} ${token}`, 'Bearer', 'Bearer    ', `Token ${token}`, '']) {
+    const r = await get(`${base}/api/me`, { authorization: value });
+    assert.equal(r.status, 400, `Authorization: ${JSON.stringify(value)}`);
+    assert.match(r.headers.get('www-authenticate'), /^Bearer realm="orders", error="invalid_request", error_description="[^"]+"$/, value);
+    assert.equal(r.body.error, 'invalid_request');
+  }
+});
+
+test('a CORS preflight passes without a token; a plain OPTIONS does not', async () => {
+  const pre = await fetch(`${base}/api/me`, { method: 'OPTIONS', headers: { origin: 'https://app.test', 'access-control-request-method': 'GET' } });
+  assert.notEqual(pre.status, 401);
+  assert.equal(pre.headers.get('www-authenticate'), null);
+  const plain = await fetch(`${base}/api/me`, { method: 'OPTIONS' });
+  assert.equal(plain.status, 401);
+});
+
+test('provider outage on a cold cache: 503 with Retry-After, never 401', async () => {
+  const down = await startJwksServer({ jwks: toJwks(key) });
+  cleanups.push(() => down.close());
+  down.setMode({ type: 'status', status: 500, body: 'oops' });
+  const url = await startApp(authenticate({ verifier: newVerifier(down.url), retryAfter: 7 }));
+  const r = await get(`${url}/api/me`, bearer(signJwt(key, claims())));
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '7');
+  assert.equal(r.headers.get('www-authenticate'), null);
+  assert.equal(r.body.error, 'temporarily_unavailable');
+  assert.equal(r.body.code, 'ERR_JWKS_FETCH_FAILED');
+  assert.ok(down.count >= 1, 'the JWKS endpoint was asked');
+});
+
+test('rate limited provider: 503 with the Retry-After the provider gave', async () => {
+  const limited = await startJwksServer({ jwks: toJwks(key) });
+  cleanups.push(() => limited.close());
+  limited.setMode({ type: 'status', status: 429, headers: { 'retry-after': '120' } });
+  const url = await startApp(authenticate(newVerifier(limited.url))); // a Verifier passed directly
+  const r = await get(`${url}/api/me`, bearer(signJwt(key, claims())));
+  assert.equal(r.status, 503);
+  assert.equal(r.body.code, 'ERR_JWKS_RATE_LIMITED');
+  const seconds = Number(r.headers.get('retry-after'));
+  assert.ok(seconds > 100 && seconds <= 120, `Retry-After ${seconds}`);
+});
+
+test('requireScope: 403 insufficient_scope naming the scopes, 200 with them', async () => {
+  const token = signJwt(key, claims());
+  assert.equal((await get(`${base}/api/orders`, bearer(token))).status, 200);
+  const r = await get(`${base}/api/admin`, bearer(token));
+  assert.equal(r.status, 403);
+  assert.match(r.headers.get('www-authenticate'), /^Bearer error="insufficient_scope", error_description="[^"]*admin[^"]*", scope="admin orders:write"$/);
+  assert.equal(r.body.error, 'insufficient_scope');
+  // `scp` as an array (Okta, Entra ID) counts too
+  const scp = signJwt(key, claims({ scope: undefined, scp: ['admin', 'orders:write'] }));
+  assert.equal((await get(`${base}/api/admin`, bearer(scp))).status, 200);
+});
+
+test('credentialsRequired: false lets anonymous requests through but still refuses bad tokens', async () => {
+  const url = await startApp(authenticate({ verifier: newVerifier(), credentialsRequired: false }));
+  const anon = await get(`${url}/api/me`);
+  assert.equal(anon.status, 200);
+  assert.equal(anon.body.auth, null);
+  const scoped = await get(`${url}/api/orders`);
+  assert.equal(scoped.status, 401, 'requireScope without auth');
+  assert.equal(scoped.headers.get('www-authenticate'), 'Bearer');
+  const bad = await get(`${url}/api/me`, bearer(signJwt(otherKey, claims())));
+  assert.equal(bad.status, 401);
+});
+
+test('Verifier options instead of a verifier, and getToken from a cookie', async () => {
+  const mw = authenticateDefault({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    jwksUri: jwks.url,
+    getToken: (req) => /(?:^|;\s*)session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1],
+  });
+  assert.ok(mw.verifier instanceof Verifier);
+  cleanups.push(() => mw.verifier.close());
+  const url = await startApp(mw);
+  const ok = await get(`${url}/api/me`, { cookie: `theme=dark; session=${signJwt(key, claims({ sub: 'carol' }))}` });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body.auth.payload.sub, 'carol');
+  const none = await get(`${url}/api/me`);
+  assert.equal(none.status, 401);
+  assert.equal(none.headers.get('www-authenticate'), 'Bearer');
+});
+
+test('wrong Verifier options throw ERR_INVALID_OPTIONS at construction; bad entry options throw TypeError', () => {
+  assert.throws(() => authenticate({ issuer: ISSUER, jwksUri: jwks.url, audiance: 'typo' }), { code: 'ERR_INVALID_OPTIONS' });
+  assert.throws(() => authenticate({ verifier: newVerifier(), issuer: ISSUER }), TypeError);
+  assert.throws(() => authenticate({ verifier: newVerifier(), getToken: 'header' }), TypeError);
+  assert.throws(() => authenticate(), TypeError);
+  assert.throws(() => requireScope(), TypeError);
+});
+
+test('errors that are not about the token go to next(err)', async () => {
+  const broken = { verify: async () => Promise.reject(Object.assign(new Error('boom'), { code: 'ERR_SOMETHING_ELSE' })) };
+  const url = await startApp(authenticate({ verifier: broken }));
+  const r = await get(`${url}/api/me`, bearer('a.b.c'));
+  assert.equal(r.status, 500);
+  assert.equal(r.body.handled, 'ERR_SOMETHING_ELSE');
+});
+
+test('Connect style: the middleware on a plain node:http server', async () => {
+  const mw = authenticate({ verifier: newVerifier() });
+  const url = await listen((req, res) => {
+    mw(req, res, (err) => {
+      res.statusCode = err ? 500 : 200;
+      res.end(JSON.stringify({ sub: req.auth?.payload.sub ?? null }));
+    });
+  });
+  const ok = await get(url, bearer(signJwt(key, claims({ sub: 'dave' }))));
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body.sub, 'dave');
+  const bad = await get(url, bearer(signJwt(otherKey, claims())));
+  assert.equal(bad.status, 401);
+  assert.match(bad.headers.get('www-authenticate'), /error="invalid_token"/);
+});
+
+test('the example app (examples/express/server.mjs) answers as documented', async () => {
+  const { createApp } = await import('../examples/express/server.mjs');
+  const url = await listen(createApp({ verifier: newVerifier() }));
+  assert.equal((await get(`${url}/health`)).status, 200);
+  assert.equal((await get(`${url}/api/me`)).status, 401);
+  const me = await get(`${url}/api/me`, bearer(signJwt(key, claims())));
+  assert.equal(me.status, 200);
+  assert.equal(me.body.sub, 'alice');
+  const post = await fetch(`${url}/api/orders`, { method: 'POST', headers: bearer(signJwt(key, claims())) });
+  assert.equal(post.status, 403);
+});
+
+test('helpers: header parsing and challenge quoting', () => {
+  assert.deepEqual(parseAuthorization(undefined), { missing: true });
+  assert.deepEqual(parseAuthorization('Bearer abc.def.ghi'), { token: 'abc.def.ghi' });
+  assert.deepEqual(parseAuthorization('BEARER  abc'), { token: 'abc' });
+  assert.ok(parseAuthorization('Bearer a b').malformed);
+  assert.ok(parseAuthorization('Basic x').malformed);
+  assert.ok(parseAuthorization('').malformed);
+  assert.equal(challenge({ error: 'invalid_token', description: 'say "hi" \\ bye\nnow' }), 'Bearer error="invalid_token", error_description="say \\"hi\\" \\\\ bye?now"');
+  assert.equal(challenge(), 'Bearer');
+  // CommonJS and ESM see the same module
+  const cjs = require('jwks-verify/express');
+  assert.equal(cjs, authenticateDefault);
+  assert.equal(cjs.authenticate, authenticate);
+});
+
+test('attacker-controlled text in the description cannot break or inject headers', async () => {
+  for (const kid of ['a"b\\c', 'line\nbreak', 'caf\u00e9 \u2603']) {
+    const r = await get(`${base}/api/me`, bearer(signJwt(generateKey('RS256', { kid }), claims())));
+    assert.equal(r.status, 401, JSON.stringify(kid));
+    const www = r.headers.get('www-authenticate');
+    // one well-formed challenge: printable ASCII only, every quoted-string closed, nothing after it
+    assert.match(www, /^Bearer realm="orders", error="invalid_token", error_description="(?:[\x20-\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"$/, www);
+  }
+});
+
+test('keys cached, then the provider fails: requests keep passing on the last good keys (last: moves the clock)', async () => {
+  const flaky = await startJwksServer({ jwks: toJwks(key) });
+  cleanups.push(() => flaky.close());
+  const url = await startApp(authenticate({ verifier: newVerifier(flaky.url, { cache: { maxAge: 60 } }) }));
+  assert.equal((await get(`${url}/api/me`, bearer(signJwt(key, claims())))).status, 200);
+  flaky.setMode({ type: 'status', status: 500 });
+  advanceClockForTests(120_000); // keys past maxAge: stale, still served
+  const t = now() + 120;
+  const r = await get(`${url}/api/me`, bearer(signJwt(key, claims({ iat: t, exp: t + 300 }))));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+});

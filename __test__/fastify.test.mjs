@@ -1,0 +1,181 @@
+// jwks-verify/fastify with the real Fastify 5 over real HTTP on 127.0.0.1.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { Verifier } from 'jwks-verify';
+import jwksVerify from 'jwks-verify/fastify';
+import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
+import { startJwksServer } from './support/jwks-server.mjs';
+
+const ISSUER = 'https://issuer.test/';
+const AUDIENCE = 'api://orders';
+
+let key;
+let otherKey;
+let jwks;
+let base;
+const cleanups = [];
+
+function claims(extra = {}) {
+  const t = now();
+  return { iss: ISSUER, aud: AUDIENCE, sub: 'alice', iat: t, exp: t + 300, scope: 'orders:read', ...extra };
+}
+
+function newVerifier(jwksUri) {
+  const v = new Verifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri });
+  cleanups.push(() => v.close());
+  return v;
+}
+
+/** A Fastify app with the plugin registered with `options`; returns its base URL. */
+async function startApp(options, { global = false } = {}) {
+  const app = Fastify();
+  await app.register(jwksVerify, options);
+  if (global) app.addHook('onRequest', app.authenticate);
+  app.get('/open', async () => ({ open: true }));
+  app.get('/me', { onRequest: app.authenticate }, async (request) => ({ auth: request.auth }));
+  app.get('/orders', { onRequest: [app.authenticate, app.requireScope('orders:read')] }, async () => ({ ok: true }));
+  app.get('/admin', { preHandler: [app.authenticate, app.requireScope('admin')] }, async () => ({ ok: true }));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  cleanups.push(() => app.close());
+  return { url, app };
+}
+
+async function get(url, headers = {}) {
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+const bearer = (token) => ({ authorization: `Bearer ${token}` });
+
+before(async () => {
+  key = generateKey('ES256');
+  otherKey = generateKey('ES256', { kid: key.kid });
+  jwks = await startJwksServer({ jwks: toJwks(key) });
+  cleanups.push(() => jwks.close());
+  ({ url: base } = await startApp({ verifier: newVerifier(jwks.url), realm: 'orders' }));
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+test('a valid token: request.auth holds payload, header, issuer', async () => {
+  const token = signJwt(key, claims());
+  const r = await get(`${base}/me`, bearer(token));
+  assert.equal(r.status, 200);
+  assert.equal(r.body.auth.payload.sub, 'alice');
+  assert.equal(r.body.auth.header.alg, 'ES256');
+  assert.equal(r.body.auth.header.kid, key.kid);
+  assert.equal(r.body.auth.issuer, ISSUER);
+  assert.equal((await get(`${base}/orders`, bearer(token))).status, 200);
+});
+
+test('an expired token: 401 invalid_token', async () => {
+  const t = now();
+  const r = await get(`${base}/me`, bearer(signJwt(key, claims({ iat: t - 400, exp: t - 100 }))));
+  assert.equal(r.status, 401);
+  assert.equal(r.body.code, 'ERR_JWT_EXPIRED');
+  assert.match(r.headers.get('www-authenticate'), /^Bearer realm="orders", error="invalid_token", error_description="(?:[^"\\]|\\.)+"$/);
+});
+
+test('a bad signature: 401 invalid_token', async () => {
+  const r = await get(`${base}/me`, bearer(signJwt(otherKey, claims())));
+  assert.equal(r.status, 401);
+  assert.equal(r.body.code, 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+  assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);
+});
+
+test('missing header: 401 with a bare challenge; open routes stay open', async () => {
+  const r = await get(`${base}/me`);
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="orders"');
+  assert.equal((await get(`${base}/open`)).status, 200);
+});
+
+test('malformed headers: 400 invalid_request', async () => {
+  const token = signJwt(key, claims());
+  for (const value of ['Basic Zm9vOmJhcg==', `Bearer ${token} extra`, 'Bearer', '']) {
+    const r = await get(`${base}/me`, { authorization: value });
+    assert.equal(r.status, 400, JSON.stringify(value));
+    assert.match(r.headers.get('www-authenticate'), /error="invalid_request"/);
+  }
+});
+
+test('provider outage on a cold cache: 503 with Retry-After', async () => {
+  const down = await startJwksServer({ jwks: toJwks(key) });
+  cleanups.push(() => down.close());
+  down.setMode({ type: 'status', status: 500 });
+  const { url } = await startApp({ verifier: newVerifier(down.url) });
+  const r = await get(`${url}/me`, bearer(signJwt(key, claims())));
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '5', 'the default Retry-After');
+  assert.equal(r.headers.get('www-authenticate'), null);
+  assert.equal(r.body.code, 'ERR_JWKS_FETCH_FAILED');
+});
+
+test('requireScope: 403 insufficient_scope', async () => {
+  const r = await get(`${base}/admin`, bearer(signJwt(key, claims())));
+  assert.equal(r.status, 403);
+  assert.match(r.headers.get('www-authenticate'), /error="insufficient_scope".*scope="admin"/);
+});
+
+test('Verifier options, a global onRequest hook, and the verifier closed with the app', async () => {
+  const { url, app } = await startApp({ issuer: ISSUER, audience: AUDIENCE, jwksUri: jwks.url, credentialsRequired: false }, { global: true });
+  assert.ok(app.jwksVerifier instanceof Verifier);
+  const anon = await get(`${url}/open`);
+  assert.equal(anon.status, 200, 'credentialsRequired: false lets anonymous requests in');
+  const me = await get(`${url}/me`);
+  assert.equal(me.status, 200);
+  assert.equal(me.body.auth, null);
+  const bad = await get(`${url}/open`, bearer(signJwt(otherKey, claims())));
+  assert.equal(bad.status, 401, 'a bad token is refused even on a route that needs none');
+  await app.close();
+  await assert.rejects(app.jwksVerifier.verify(signJwt(key, claims())), { code: 'ERR_VERIFIER_CLOSED' });
+});
+
+test('the decorators are visible outside the plugin (not encapsulated), like fastify-plugin', async () => {
+  assert.equal(jwksVerify[Symbol.for('skip-override')], true);
+  assert.equal(jwksVerify[Symbol.for('fastify.display-name')], 'jwks-verify');
+  const app = Fastify();
+  cleanups.push(() => app.close());
+  await app.register(jwksVerify, { verifier: newVerifier(jwks.url) });
+  // a sibling plugin registered later sees them
+  await app.register(
+    fastifyPlugin(async (child) => {
+      assert.equal(typeof child.authenticate, 'function');
+    }),
+  );
+  await app.ready();
+  assert.equal(typeof app.authenticate, 'function');
+  assert.equal(typeof app.requireScope, 'function');
+  assert.ok(app.hasRequestDecorator('auth'));
+});
+
+test('wrong options fail registration', async () => {
+  const app = Fastify();
+  cleanups.push(() => app.close());
+  await assert.rejects(async () => {
+    await app.register(jwksVerify, { issuer: ISSUER, jwksUri: jwks.url, audeince: 'typo' });
+  }, { code: 'ERR_INVALID_OPTIONS' });
+});
+
+test('the example app (examples/fastify/server.mjs)', async () => {
+  const { createApp } = await import('../examples/fastify/server.mjs');
+  const app = await createApp({ verifier: newVerifier(jwks.url) });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  cleanups.push(() => app.close());
+  assert.equal((await get(`${url}/me`)).status, 401);
+  const me = await get(`${url}/me`, bearer(signJwt(key, claims())));
+  assert.equal(me.status, 200);
+  assert.equal(me.body.sub, 'alice');
+  const post = await fetch(`${url}/orders`, { method: 'POST', headers: bearer(signJwt(key, claims({ scope: 'orders:write' }))) });
+  assert.equal(post.status, 201);
+});

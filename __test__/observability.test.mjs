@@ -1,0 +1,416 @@
+// What a Verifier tells about itself (DESIGN.md "Precise rules" / Shapes): health(), stats(), onEvent, and the
+// token cache as seen through stats().tokenCacheHits. Every test starts its own JWKS server (a fresh process-wide
+// key cache) and asserts the requests it saw.
+//
+// Time: the addon's clock is moved with `advanceClock` (process-wide, forward only); tokens are dated on that
+// clock (`clockMs`).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { threadId } from 'node:worker_threads';
+import addon from '../index.js';
+import { generateKey, signJwt, toJwks } from './support/keys.mjs';
+import { startJwksServer } from './support/jwks-server.mjs';
+import { advanceClock, errorWith } from './support/expect.mjs';
+
+const { Verifier } = addon;
+const ISSUER = 'https://issuer.observability.test';
+
+// ---- helpers ----
+
+let advancedMs = 0;
+/** Moves the addon's clock forward by `ms` and remembers it (this file runs in its own process). */
+function advance(ms) {
+  advanceClock(ms);
+  advancedMs += ms;
+}
+/** The addon's clock in milliseconds. */
+const clockMs = () => Date.now() + advancedMs;
+
+let serial = 0;
+/** A token for `key` dated on the addon's clock: valid for `ttl` seconds (3600 unless told), unique `jti`. */
+function token(key, { kid = key.kid, ttl = 3600 } = {}) {
+  const iat = Math.floor(clockMs() / 1000);
+  return signJwt(key, { iss: ISSUER, sub: 'user-1', jti: `b${++serial}`, iat, exp: iat + ttl }, { kid });
+}
+
+/** Polls `predicate` every 10 ms for at most `timeoutMs` of real time. */
+async function waitFor(predicate, what, timeoutMs = 2000) {
+  const end = Date.now() + timeoutMs;
+  for (let i = 0; i < 100_000; i++) {
+    if (await predicate()) return;
+    if (Date.now() > end) break;
+    await sleep(10);
+  }
+  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+const settle = () => sleep(120);
+
+/** The error `promise` rejects with (fails the test if it resolves). */
+async function failure(promise) {
+  let result;
+  try {
+    result = await promise;
+  } catch (err) {
+    return err;
+  }
+  assert.fail(`expected a rejection, got a result: ${JSON.stringify(result?.payload)}`);
+}
+
+/** A JWKS server with `keys` and a factory of Verifiers on its URL; everything is closed after the test. */
+async function setup(t, keys, options = {}) {
+  const server = await startJwksServer({ jwks: toJwks(keys) });
+  const verifiers = [];
+  const make = (extra = {}) => {
+    const v = new Verifier({ issuer: ISSUER, jwksUri: server.url, ...options, ...extra });
+    verifiers.push(v);
+    return v;
+  };
+  t.after(async () => {
+    try {
+      for (const v of verifiers) v.close();
+    } finally {
+      await server.close();
+    }
+  });
+  return { server, make };
+}
+
+const ed = () => generateKey('EdDSA');
+const sorted = (a) => [...a].sort();
+const isEpochMs = (x) => typeof x === 'number' && Number.isFinite(x) && x > 1.5e12 && x < 1e14;
+const STAT_COUNTERS = ['verifications', 'tokenCacheHits', 'fetches', 'notModified', 'fetchErrors', 'cooldownRefusals', 'staleServes'];
+
+// ---- health() ----
+
+test("health(): 'empty' -> 'fresh' -> 'stale' -> 'failing', with kids, times and lastError", async (t) => {
+  const a = ed();
+  const b = ed();
+  const { server, make } = await setup(t, [a, b], { cache: { maxAge: 60, cooldown: 10, maxStale: 120 } });
+  const v = make();
+
+  let [h, ...rest] = v.health();
+  assert.equal(rest.length, 0, 'one issuer, one entry');
+  assert.equal(h.issuer, ISSUER);
+  assert.equal(h.jwksUri, server.url);
+  assert.equal(h.state, 'empty');
+  assert.deepEqual(h.kids, []);
+  assert.equal(h.fetchedAt, null);
+  assert.equal(h.expiresAt, null);
+  assert.equal(h.lastError, null);
+  assert.equal(server.count, 0, 'health() does no I/O');
+
+  const before = clockMs();
+  await v.ready();
+  const after = clockMs();
+  [h] = v.health();
+  assert.equal(h.state, 'fresh');
+  assert.deepEqual(sorted(h.kids), sorted([a.kid, b.kid]));
+  assert.ok(isEpochMs(h.fetchedAt), `fetchedAt ${h.fetchedAt}`);
+  assert.ok(h.fetchedAt >= before - 1000 && h.fetchedAt <= after + 1000, `fetchedAt ${h.fetchedAt} on the addon's clock ${before}..${after}`);
+  assert.ok(isEpochMs(h.expiresAt), `expiresAt ${h.expiresAt}`);
+  assert.ok(Math.abs(h.expiresAt - h.fetchedAt - 60_000) <= 1000, `expiresAt - fetchedAt = ${h.expiresAt - h.fetchedAt} (maxAge 60 s)`);
+  assert.equal(h.lastError, null);
+  assert.equal(server.count, 1);
+
+  server.setMode({ type: 'status', status: 500 });
+  advance(61_000);
+  assert.equal(v.health()[0].state, 'stale', 'expired keys are stale');
+  await v.verify(token(a)); // served stale; the refresh fails
+  await waitFor(() => v.health()[0].lastError !== null, 'lastError after the failed refresh');
+  [h] = v.health();
+  assert.equal(h.state, 'stale', 'still serving the last good keys within maxStale');
+  assert.deepEqual(sorted(h.kids), sorted([a.kid, b.kid]));
+  assert.equal(h.lastError.code, 'ERR_JWKS_FETCH_FAILED');
+  assert.equal(typeof h.lastError.message, 'string');
+  assert.equal(server.count, 2);
+
+  advance(125_000); // beyond maxStale (120 s from expiry)
+  errorWith('ERR_JWKS_FETCH_FAILED', { status: 500 })(await failure(v.verify(token(a))));
+  [h] = v.health();
+  assert.equal(h.state, 'failing');
+  assert.equal(h.lastError?.code, 'ERR_JWKS_FETCH_FAILED');
+
+  server.setMode({ type: 'ok' });
+  advance(11_000); // past any backoff (capped at the cooldown, 10 s)
+  await v.verify(token(a));
+  [h] = v.health();
+  assert.equal(h.state, 'fresh', 'recovers once the endpoint answers');
+  assert.ok(h.fetchedAt >= clockMs() - 2000, 'fetchedAt moved to the new fetch');
+});
+
+test("health(): a cold cache whose endpoint fails is 'failing' with lastError and no kids", async (t) => {
+  const a = ed();
+  const { server, make } = await setup(t, [a]);
+  server.setMode({ type: 'status', status: 500 });
+  const v = make();
+  errorWith('ERR_JWKS_FETCH_FAILED')(await failure(v.ready()));
+  const [h] = v.health();
+  assert.equal(h.state, 'failing');
+  assert.deepEqual(h.kids, []);
+  assert.equal(h.fetchedAt, null);
+  assert.equal(h.lastError?.code, 'ERR_JWKS_FETCH_FAILED');
+  assert.equal(server.count, 1);
+});
+
+test('health() and stats() return fresh objects on every call (or deeply frozen ones)', async (t) => {
+  const a = ed();
+  const { make } = await setup(t, [a]);
+  const v = make();
+  await v.ready();
+  const h1 = v.health();
+  if (!Object.isFrozen(h1)) {
+    h1[0].kids.push('tampered');
+    h1[0].state = 'tampered';
+  }
+  assert.deepEqual(v.health()[0].kids, [a.kid]);
+  assert.equal(v.health()[0].state, 'fresh');
+  const s1 = v.stats();
+  if (!Object.isFrozen(s1)) s1.failures.ERR_TAMPERED = 1;
+  assert.equal(v.stats().failures.ERR_TAMPERED, undefined);
+});
+
+// ---- stats() ----
+
+test('stats(): verifications, failures by code, tokenCacheHits, fetches, notModified, fetchErrors, cooldownRefusals, staleServes', async (t) => {
+  const a = ed();
+  const stranger = ed();
+  const { server, make } = await setup(t, [a], { cache: { maxAge: 60, cooldown: 30, maxStale: '1h' } });
+  const v = make();
+  let s = v.stats();
+  for (const name of STAT_COUNTERS) assert.equal(s[name], 0, `${name} starts at 0`);
+  assert.deepEqual({ ...s.failures }, {});
+
+  let ok = 0;
+  let failed = 0;
+  /** `verifications` counts every verify call, or (reading DESIGN the other way) only the successful ones. */
+  const checkVerifications = (st) =>
+    assert.ok(st.verifications === ok + failed || st.verifications === ok, `verifications ${st.verifications} (ok ${ok}, failed ${failed})`);
+
+  const tk = token(a);
+  await v.verify(tk);
+  ok++;
+  await v.verify(tk); // token cache hit
+  ok++;
+  s = v.stats();
+  assert.equal(s.tokenCacheHits, 1);
+  assert.equal(s.fetches, 1);
+  assert.equal(s.fetches, server.count);
+  checkVerifications(s);
+
+  errorWith('ERR_JWT_EXPIRED')(await failure(v.verify(token(a, { ttl: -10 }))));
+  failed++;
+  server.setHeaders({ ETag: '"s1"' }); // the next 200 carries an ETag
+  errorWith('ERR_JWKS_NO_MATCHING_KEY')(await failure(v.verify(token(stranger, { kid: 'nobody-1' })))); // refetch
+  failed++;
+  errorWith('ERR_JWKS_NO_MATCHING_KEY')(await failure(v.verify(token(stranger, { kid: 'nobody-2' })))); // cooldown
+  failed++;
+  s = v.stats();
+  assert.deepEqual({ ...s.failures }, { ERR_JWT_EXPIRED: 1, ERR_JWKS_NO_MATCHING_KEY: 2 });
+  assert.equal(s.fetches, 2);
+  assert.equal(server.count, 2);
+  assert.ok(s.cooldownRefusals >= 1, `cooldownRefusals ${s.cooldownRefusals}`);
+  assert.equal(s.notModified, 0);
+  assert.equal(s.fetchErrors, 0);
+  assert.equal(s.staleServes, 0);
+  checkVerifications(s);
+
+  advance(61_000); // expired: the next verification serves stale keys and refreshes -> 304
+  await v.verify(token(a));
+  ok++;
+  await waitFor(() => v.stats().notModified === 1, 'notModified === 1');
+  assert.equal(server.count, 3);
+  s = v.stats();
+  assert.ok(s.staleServes >= 1, `staleServes ${s.staleServes}`);
+  assert.ok(s.fetches >= 2 && s.fetches <= 3, `fetches ${s.fetches} (a 304 may or may not count as a fetch)`);
+
+  server.setMode({ type: 'status', status: 500 });
+  advance(61_000);
+  const staleBefore = v.stats().staleServes;
+  await v.verify(token(a));
+  ok++;
+  await waitFor(() => v.stats().fetchErrors === 1, 'fetchErrors === 1');
+  assert.equal(server.count, 4);
+  s = v.stats();
+  assert.ok(s.staleServes > staleBefore, 'another stale serve');
+  assert.equal(s.notModified, 1);
+  assert.deepEqual({ ...s.failures }, { ERR_JWT_EXPIRED: 1, ERR_JWKS_NO_MATCHING_KEY: 2 }, 'a failed background refresh is no verification failure');
+  checkVerifications(s);
+});
+
+// ---- onEvent ----
+
+test("onEvent: 'fetch', 'rotate', 'error' and 'stale' events on the JS thread", async (t) => {
+  const a = ed();
+  const b = ed();
+  const c = ed();
+  const events = [];
+  const threads = new Set();
+  const { server, make } = await setup(t, [a, b], { cache: { maxAge: 60, cooldown: 10, maxStale: '1h' } });
+  const v = make({
+    onEvent: (e) => {
+      threads.add(threadId);
+      events.push(e);
+    },
+  });
+  const of = (type) => events.filter((e) => e.type === type);
+
+  await v.ready();
+  await waitFor(() => of('fetch').length >= 1, "a 'fetch' event");
+  const fetch = of('fetch')[0];
+  assert.equal(fetch.jwksUri, server.url);
+  assert.equal(fetch.status, 200);
+  assert.equal(typeof fetch.durationMs, 'number');
+  assert.ok(fetch.durationMs >= 0 && fetch.durationMs < 5000, `durationMs ${fetch.durationMs}`);
+
+  server.setJwks(toJwks(b, c)); // a removed, c added
+  await v.verify(token(c)); // unknown kid -> refetch
+  assert.equal(server.count, 2);
+  await waitFor(() => of('rotate').some((e) => e.removed?.includes(a.kid)), "a 'rotate' event removing a");
+  const rotate = of('rotate').find((e) => e.removed?.includes(a.kid));
+  assert.deepEqual(rotate.added, [c.kid]);
+  assert.deepEqual(rotate.removed, [a.kid]);
+  assert.equal(rotate.jwksUri, server.url);
+  await waitFor(() => of('fetch').length >= 2, "a second 'fetch' event");
+
+  server.setMode({ type: 'status', status: 500 });
+  advance(61_000);
+  await v.verify(token(b)); // stale serve, failing refresh
+  await waitFor(() => of('error').length >= 1 && of('stale').length >= 1, "'error' and 'stale' events");
+  const error = of('error')[0];
+  assert.equal(error.jwksUri, server.url);
+  assert.equal(error.error?.code, 'ERR_JWKS_FETCH_FAILED');
+  assert.equal(error.status, 500);
+  assert.equal(typeof error.error?.message, 'string');
+  assert.equal(of('stale')[0].jwksUri, server.url);
+
+  for (const e of events) assert.ok(['fetch', 'rotate', 'stale', 'error'].includes(e.type), `event type ${e.type}`);
+  assert.deepEqual([...threads], [threadId], 'every event on the JS (main) thread');
+  assert.equal(threadId, 0);
+});
+
+test('an exception thrown inside onEvent is swallowed; verification still works', async (t) => {
+  const a = ed();
+  const uncaught = [];
+  const onUncaught = (err) => uncaught.push(err);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+  t.after(() => {
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
+  });
+  let calls = 0;
+  const { server, make } = await setup(t, [a]);
+  const v = make({
+    onEvent: () => {
+      calls++;
+      throw new Error('thrown by onEvent');
+    },
+  });
+  assert.equal((await v.verify(token(a))).payload.sub, 'user-1');
+  await waitFor(() => calls >= 1, 'onEvent to be called');
+  await settle();
+  assert.equal((await v.verify(token(a))).payload.sub, 'user-1');
+  assert.deepEqual(uncaught.map(String), [], 'nothing escaped');
+  assert.equal(server.count, 1);
+});
+
+// ---- token cache ----
+
+test('token cache: the same token verified twice is a hit', async (t) => {
+  const a = ed();
+  const { server, make } = await setup(t, [a]);
+  const v = make();
+  const tk = token(a);
+  const r1 = await v.verify(tk);
+  assert.equal(v.stats().tokenCacheHits, 0);
+  const r2 = await v.verify(tk);
+  assert.equal(v.stats().tokenCacheHits, 1);
+  assert.deepEqual(r2.payload, r1.payload);
+  await v.verify(token(a)); // another token: no hit
+  assert.equal(v.stats().tokenCacheHits, 1);
+  assert.equal(server.count, 1);
+});
+
+test('token cache: an expired cached token is rejected on a hit', async (t) => {
+  const a = ed();
+  const { server, make } = await setup(t, [a]);
+  const v = make();
+  const tk = token(a, { ttl: 20 });
+  await v.verify(tk);
+  await v.verify(tk);
+  assert.equal(v.stats().tokenCacheHits, 1);
+  advance(21_000);
+  errorWith('ERR_JWT_EXPIRED', { claim: 'exp' })(await failure(v.verify(tk)));
+  assert.equal(server.count, 1);
+});
+
+test('token cache: maxTokenAge is rechecked on a hit', async (t) => {
+  const a = ed();
+  const { make } = await setup(t, [a]);
+  const v = make({ maxTokenAge: 30 });
+  const tk = token(a); // iat now, exp in an hour
+  await v.verify(tk);
+  await v.verify(tk);
+  assert.equal(v.stats().tokenCacheHits, 1);
+  advance(31_000);
+  errorWith('ERR_JWT_EXPIRED', { claim: 'iat' })(await failure(v.verify(tk)));
+});
+
+test('token cache: per Verifier (another Verifier on the same URL does not hit)', async (t) => {
+  const a = ed();
+  const { server, make } = await setup(t, [a]);
+  const v1 = make();
+  const v2 = make({ audience: 'api://other' });
+  const tk = token(a); // no aud
+  await v1.verify(tk);
+  await v1.verify(tk);
+  assert.equal(v1.stats().tokenCacheHits, 1);
+  errorWith('ERR_JWT_CLAIM_VALIDATION_FAILED', { claim: 'aud' })(await failure(v2.verify(tk)));
+  assert.equal(v2.stats().tokenCacheHits, 0);
+  assert.equal(server.count, 1, 'the key cache is shared all the same');
+});
+
+test('token cache: tokenCache: false never hits', async (t) => {
+  const a = ed();
+  const { server, make } = await setup(t, [a]);
+  const v = make({ tokenCache: false });
+  const tk = token(a);
+  for (let i = 0; i < 5; i++) assert.equal((await v.verify(tk)).payload.sub, 'user-1');
+  assert.equal(v.stats().tokenCacheHits, 0);
+  assert.equal(server.count, 1);
+});
+
+test('token cache: a number bounds it', async (t) => {
+  const a = ed();
+  const { make } = await setup(t, [a]);
+  const v = make({ tokenCache: 4 });
+  const tokens = Array.from({ length: 40 }, () => token(a));
+  for (const tk of tokens) await v.verify(tk);
+  assert.equal(v.stats().tokenCacheHits, 0);
+  await v.verify(tokens[39]); // the most recent one is remembered
+  assert.equal(v.stats().tokenCacheHits, 1);
+  for (const tk of tokens.slice(0, 30)) await v.verify(tk); // long evicted, whatever the eviction order
+  const hits = v.stats().tokenCacheHits - 1;
+  assert.ok(hits <= 8, `a cache of 4 tokens gave ${hits} hits for 30 older tokens`);
+});
+
+test('token cache: an entry lives at most cache.maxAge', async (t) => {
+  const a = ed();
+  const { server, make } = await setup(t, [a], { cache: { maxAge: 60 } });
+  const v = make();
+  const tk = token(a); // exp in an hour
+  await v.verify(tk);
+  await v.verify(tk);
+  assert.equal(v.stats().tokenCacheHits, 1);
+  advance(61_000);
+  await v.verify(tk); // the entry is older than maxAge: verified again (keys served stale, refreshed)
+  assert.equal(v.stats().tokenCacheHits, 1);
+  await waitFor(() => v.health()[0].state === 'fresh', 'the refresh to land');
+  assert.equal(server.count, 2);
+  await v.verify(tk); // (re)made after the refresh landed
+  const hits = v.stats().tokenCacheHits;
+  await v.verify(tk);
+  assert.equal(v.stats().tokenCacheHits, hits + 1, 'a new entry hits again');
+});

@@ -1,0 +1,91 @@
+// The React SSR example (examples/ssr/server.mjs): renderToString for the verified user, over real HTTP.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Verifier } from 'jwks-verify';
+import { createSsrServer } from '../examples/ssr/server.mjs';
+import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
+import { startJwksServer } from './support/jwks-server.mjs';
+
+const ISSUER = 'https://issuer.test/';
+let key;
+let otherKey;
+let jwks;
+let base;
+const cleanups = [];
+
+function claims(extra = {}) {
+  const t = now();
+  return { iss: ISSUER, aud: 'web', sub: 'alice', name: 'Alice', iat: t, exp: t + 300, scope: 'profile orders:read', ...extra };
+}
+
+async function startSsr(jwksUri) {
+  const verifier = new Verifier({ issuer: ISSUER, audience: 'web', jwksUri });
+  const server = createSsrServer({ verifier });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)), () => verifier.close());
+  return `http://127.0.0.1:${server.address().port}/`;
+}
+
+async function get(url, headers = {}) {
+  const res = await fetch(url, { headers });
+  return { status: res.status, headers: res.headers, html: await res.text() };
+}
+
+before(async () => {
+  key = generateKey('PS256');
+  otherKey = generateKey('PS256', { kid: key.kid });
+  jwks = await startJwksServer({ jwks: toJwks(key) });
+  cleanups.push(() => jwks.close());
+  base = await startSsr(jwks.url);
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+test('a valid token (header or cookie): the profile is rendered on the server', async () => {
+  const token = signJwt(key, claims());
+  for (const headers of [{ authorization: `Bearer ${token}` }, { cookie: `theme=dark; access_token=${token}` }]) {
+    const r = await get(base, headers);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), /text\/html/);
+    assert.match(r.html, /<h1>Hello, Alice<\/h1>/);
+    assert.match(r.html, /<dd id="sub">alice<\/dd>/);
+    assert.match(r.html, /<li>orders:read<\/li>/);
+  }
+});
+
+test('claims are escaped by React', async () => {
+  const r = await get(base, { authorization: `Bearer ${signJwt(key, claims({ name: '<script>alert(1)</script>' }))}` });
+  assert.equal(r.status, 200);
+  assert.ok(!r.html.includes('<script>alert(1)'), 'no raw script tag');
+  assert.match(r.html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+});
+
+test('expired, badly signed, missing and malformed tokens: the sign-in page, not the profile', async () => {
+  const t = now();
+  const cases = [
+    [{ authorization: `Bearer ${signJwt(key, claims({ iat: t - 600, exp: t - 60 }))}` }, 401],
+    [{ authorization: `Bearer ${signJwt(otherKey, claims())}` }, 401],
+    [{}, 401],
+    [{ authorization: 'Basic Zm9vOmJhcg==' }, 400],
+  ];
+  for (const [headers, status] of cases) {
+    const r = await get(base, headers);
+    assert.equal(r.status, status, JSON.stringify(headers).slice(0, 60));
+    assert.match(r.html, /Please sign in/);
+    assert.doesNotMatch(r.html, /Hello, Alice/);
+    assert.match(r.headers.get('www-authenticate'), /^Bearer/);
+  }
+});
+
+test('provider outage on a cold cache: 503 page with Retry-After', async () => {
+  const down = await startJwksServer({ jwks: toJwks(key) });
+  cleanups.push(() => down.close());
+  down.setMode({ type: 'status', status: 500 });
+  const url = await startSsr(down.url);
+  const r = await get(url, { authorization: `Bearer ${signJwt(key, claims())}` });
+  assert.equal(r.status, 503);
+  assert.ok(Number(r.headers.get('retry-after')) >= 1);
+  assert.match(r.html, /temporarily unavailable/);
+});

@@ -1,0 +1,137 @@
+// Type-level usage of the public API as a TypeScript user writes it. Never run: checked by
+// `tsc -p __test__/tsconfig.json` against the generated index.d.ts. `@ts-expect-error` lines must stay errors.
+import { Verifier, createVerifier } from '../index.js';
+import type {
+  Algorithm,
+  ErrorCode,
+  IssuerHealth,
+  JwtPayload,
+  VerifierEvent,
+  VerifierOptions,
+  VerifierStats,
+  VerifyError,
+  VerifyResult,
+} from '../index.js';
+
+interface MyClaims extends JwtPayload {
+  myClaim: string;
+  roles: string[];
+}
+
+const algorithms: Algorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+
+const options: VerifierOptions = {
+  issuer: 'https://issuer.example.com/',
+  audience: ['api', 'admin'],
+  algorithms,
+  clockTolerance: '30s',
+  maxTokenAge: 3600,
+  requiredClaims: ['exp', 'sub'],
+  subject: 'user-1',
+  typ: 'at+jwt',
+  maxTokenLength: 8192,
+  cache: { maxAge: '10m', cooldown: 30, maxStale: '1d' },
+  http: { timeout: '1.5s', headers: { 'user-agent': 'my-service' }, maxBytes: 1 << 20, allowHttp: false },
+  tokenCache: 1000,
+  onEvent(event: VerifierEvent) {
+    const type: 'fetch' | 'rotate' | 'stale' | 'error' | 'warning' = event.type;
+    const uri: string = event.jwksUri;
+    const took: number | undefined = event.durationMs;
+    const failure: ErrorCode | undefined = event.error?.code;
+    console.log(type, uri, took, failure, event.kids?.length, event.added, event.removed, event.status);
+  },
+};
+
+const verifier = new Verifier(options);
+
+const multi = createVerifier({
+  issuers: [
+    { issuer: 'https://a.example.com', jwksUri: 'https://a.example.com/jwks.json', audience: 'api' },
+    { issuer: 'https://b.example.com', algorithms: ['ES256'] },
+  ],
+  tokenCache: false,
+});
+
+const local = createVerifier({ keys: { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1' }] } });
+const hmac = new Verifier({ secret: new Uint8Array(32), algorithms: ['HS256'] });
+
+async function authenticate(token: string): Promise<string> {
+  await verifier.ready();
+  const result: VerifyResult<MyClaims> = await verifier.verify<MyClaims>(token);
+  const mine: string = result.payload.myClaim;
+  const roles: string[] = result.payload.roles;
+  const issuer: string = result.issuer;
+  const alg: Algorithm = result.header.alg;
+  const kid: string | undefined = result.header.kid;
+
+  // Without a type argument the payload is a JwtPayload.
+  const plain = verifier.verifySync(token);
+  const sub: string | undefined = plain.payload.sub;
+  const aud: string | string[] | undefined = plain.payload.aud;
+  const exp: number | undefined = plain.payload.exp;
+
+  return [mine, roles.join(','), issuer, alg, kid, sub, aud, exp].join(' ');
+}
+
+/** Answers an HTTP status for a failed verification, narrowing on `code`. */
+function statusFor(err: unknown): number {
+  const e = err as VerifyError;
+  if (e.code === 'ERR_JWT_EXPIRED') {
+    const claim: string | undefined = e.claim; // 'exp', or 'iat' for maxTokenAge
+    return claim === 'iat' ? 401 : 401;
+  }
+  if (e.code === 'ERR_JWKS_RATE_LIMITED') {
+    const retryAfter: number | undefined = e.retryAfter;
+    return retryAfter === undefined ? 503 : 503;
+  }
+  if (e.code === 'ERR_JWKS_FETCH_FAILED' || e.code === 'ERR_JWKS_TIMEOUT') {
+    const status: number | undefined = e.status;
+    return status ?? 503;
+  }
+  // @ts-expect-error: not an error code of this library
+  if (e.code === 'ERR_JWT_EXPIRD') return 0;
+  return 401;
+}
+
+function report(v: Verifier): void {
+  const health: IssuerHealth[] = v.health();
+  for (const h of health) {
+    const state: 'fresh' | 'stale' | 'failing' | 'empty' = h.state;
+    const kids: string[] = h.kids;
+    const fetchedAt: number | null = h.fetchedAt;
+    const expiresAt: number | null = h.expiresAt;
+    const lastError: ErrorCode | undefined = h.lastError?.code;
+    const jwksUri: string | null = h.jwksUri;
+    console.log(h.issuer, state, kids, fetchedAt, expiresAt, lastError, jwksUri);
+  }
+  const stats: VerifierStats = v.stats();
+  const numbers: number[] = [
+    stats.verifications,
+    stats.tokenCacheHits,
+    stats.fetches,
+    stats.notModified,
+    stats.fetchErrors,
+    stats.cooldownRefusals,
+    stats.staleServes,
+    stats.failures.ERR_JWT_EXPIRED ?? 0,
+  ];
+  console.log(numbers);
+  v.close();
+}
+
+// @ts-expect-error: 'HS1024' is not an Algorithm
+new Verifier({ issuer: 'https://issuer.example.com', algorithms: ['HS1024'] });
+
+// @ts-expect-error: clockTolerance takes seconds or a duration string, not a boolean
+createVerifier({ issuer: 'https://issuer.example.com', clockTolerance: true });
+
+// @ts-expect-error: a duration string needs a known unit
+createVerifier({ issuer: 'https://issuer.example.com', cache: { maxAge: '10 minutes' } });
+
+// @ts-expect-error: verify takes a string token
+void verifier.verify(42);
+
+void authenticate('token').catch(statusFor);
+report(multi);
+report(local);
+report(hmac);

@@ -1,0 +1,266 @@
+// Turns the results of run.mjs into markdown tables and checks the targets from the issue.
+
+const SHORT = {
+  jose: 'jose 6',
+  'fast-jwt': 'fast-jwt 6 + get-jwks',
+  'fast-jwt-cache': 'fast-jwt 6 + get-jwks, cache: true',
+  jsonwebtoken: 'jsonwebtoken 9 + jwks-rsa 4',
+  'aws-jwt-verify': 'aws-jwt-verify 5',
+  'node-rs': '@node-rs/jsonwebtoken (static key)',
+  'crypto-async': 'node:crypto async (KeyObject)',
+  'crypto-sync': 'node:crypto sync (KeyObject)',
+  'jwks-verify': '**jwks-verify** verify',
+  'jwks-verify-nocache': '**jwks-verify** verify, tokenCache: false',
+  'jwks-verify-sync': '**jwks-verify** verifySync',
+  'jwks-verify-sync-nocache': '**jwks-verify** verifySync, tokenCache: false'
+}
+export const label = (id) => SHORT[id] || id
+
+const SET_NAME = { same: 'same token repeated', pool: 'distinct tokens' }
+export const workloadName = (w, poolSize) =>
+  `${w.alg} · ${w.set === 'same' ? SET_NAME.same : `${SET_NAME.pool} (pool of ${poolSize.toLocaleString('en-US')})`} · ${w.conc} in flight`
+
+export const fmtOps = (n) => n == null ? '—' : n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : n >= 1e4 ? (n / 1e3).toFixed(1) + 'k' : n >= 1e3 ? (n / 1e3).toFixed(2) + 'k' : n.toFixed(0)
+const fmtRatio = (r) => r == null ? '—' : r.toFixed(2) + '×'
+const fmtUs = (us) => us == null ? '—' : us >= 10000 ? (us / 1000).toFixed(1) + ' ms' : us >= 100 ? us.toFixed(0) : us.toFixed(1)
+const fmtMs = (ms) => ms == null ? '—' : ms.toFixed(2)
+const fmtPct = (p) => p == null ? '—' : p.toFixed(0)
+const fmtMB = (mb) => mb == null ? '—' : mb.toFixed(0)
+
+function find (report, peer, alg, set, conc) {
+  return report.results.find((r) => r.peer === peer && r.alg === alg && r.set === set && r.conc === conc)
+}
+
+/** What to print where a peer has no number: unsupported, not applicable, failed gate, not built. */
+function absent (report, peerId, w) {
+  const p = report.peers.find((x) => x.id === peerId)
+  const g = p?.gate?.[w.alg]
+  if (p && !p.available && peerId.startsWith('jwks-verify') && !report.addonBuilt) return '(not built)'
+  if (g?.unsupported) return '—'
+  if (g && !g.ok) return 'FAILED'
+  if (p?.kind === 'sync' && w.conc !== 1) return 'n/a'
+  if (peerId.endsWith('-nocache') && w.set !== 'pool') return 'n/a'
+  const r = find(report, peerId, w.alg, w.set, w.conc)
+  if (r?.error) return 'ERROR'
+  return '—'
+}
+
+export function formatReport (report) {
+  const out = []
+  const m = report.machine
+  const o = report.options
+  out.push('# jwks-verify benchmark results', '')
+  out.push(`${report.date} · Node ${m.node} · ${m.nproc} CPUs (${m.cpuModel}) · ${m.memoryGB} GB · ${o.rounds} round(s), medians · ` +
+    `cells: ${o.warmupMs} ms warm-up (${o.rewarmMs} ms in later rounds) + ${o.measureMs} ms measured · ${report.durationS} s in all`)
+  const builds = [report.concurrentBuilds.atStart, ...report.concurrentBuilds.perRound, report.concurrentBuilds.atEnd]
+  if (builds.some((b) => Object.keys(b).length)) {
+    out.push('', `> Compilers were running during this run (${JSON.stringify(builds)}): numbers may be skewed.`)
+  }
+  const other = report.results.map((r) => r.otherCpuPct).filter((x) => x != null).sort((a, b) => a - b)
+  if (other.length) {
+    const med = other[other.length >> 1]
+    const max = other[other.length - 1]
+    out.push('', `Other processes used a median ${med.toFixed(0)}% of a core during the measured cells (worst cell ${max.toFixed(0)}%).` +
+      (med > 10 ? ' **The machine was busy: treat the numbers with care.**' : ''))
+  }
+  if (report.addon?.debugInfo) {
+    out.push('', `> **The addon binary (${report.addon.binary}, ${report.addon.sizeMB} MB) carries debug info: probably a debug build, so the jwks-verify numbers understate a release build.**`)
+  }
+  if (!report.addonBuilt) {
+    out.push('', '> **jwks-verify numbers missing: the addon was not built when this ran** (`npm run bench` builds it first).')
+  }
+  out.push('')
+
+  const peers = report.peers.map((p) => p.id)
+  const algs = o.algs
+  const wls = []
+  for (const alg of algs) for (const set of ['same', 'pool']) for (const conc of [1, 64]) wls.push({ alg, set, conc })
+
+  // Summary: ops/s and ratio to jose, one table per algorithm.
+  out.push('## Throughput (ops/s, × jose)', '')
+  for (const alg of algs) {
+    const cols = wls.filter((w) => w.alg === alg)
+    out.push(`### ${alg}`, '')
+    out.push('| library | ' + cols.map((w) => `${w.set === 'same' ? 'same token' : 'distinct'}, ${w.conc} in flight`).join(' | ') + ' |')
+    out.push('|---|' + cols.map(() => '---:').join('|') + '|')
+    for (const id of peers) {
+      const cells = cols.map((w) => {
+        const r = find(report, id, w.alg, w.set, w.conc)
+        if (!r || r.opsPerSec == null) return absent(report, id, w)
+        return `${fmtOps(r.opsPerSec)} (${fmtRatio(r.ratioToJose)})`
+      })
+      out.push(`| ${label(id)} | ${cells.join(' | ')} |`)
+    }
+    out.push('')
+  }
+
+  // Detail: one table per workload.
+  out.push('## Details per workload', '')
+  out.push('Latency is per verification call (µs; at 64 in flight it includes waiting behind the other 63). ' +
+    'Event-loop p99 comes from `monitorEventLoopDelay` with a 1 ms resolution (an idle loop reads about 1.1 ms). ' +
+    'CPU is process CPU time over wall time (100% = one core; work on the libuv pool or Rust threads counts too). ' +
+    'Peak RSS is the worker process\'s highest RSS during the measured cells. For jwks-verify, "hits" is the token-cache hit rate.', '')
+  for (const w of wls) {
+    out.push(`### ${workloadName(w, o.poolSize)}`, '')
+    out.push('| library | ops/s | × jose | p50 µs | p99 µs | event-loop p99 ms | CPU % | peak RSS MB | notes |')
+    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---|')
+    for (const id of peers) {
+      const r = find(report, id, w.alg, w.set, w.conc)
+      if (!r || r.opsPerSec == null) {
+        const a = absent(report, id, w)
+        if (a === 'n/a') continue
+        out.push(`| ${label(id)} | ${a} | | | | | | | ${r?.error ? r.error.slice(0, 80) : gateReason(report, id, w.alg)} |`)
+        continue
+      }
+      const notes = []
+      if (r.tokenCacheHitRate != null) notes.push(`hits ${(r.tokenCacheHitRate * 100).toFixed(0)}%`)
+      if (r.n < o.rounds) notes.push(`${r.n}/${o.rounds} rounds valid`)
+      if (r.otherCpuPct > 25) notes.push(`noisy (others ${r.otherCpuPct.toFixed(0)}% CPU)`)
+      out.push(`| ${label(id)} | ${fmtOps(r.opsPerSec)} | ${fmtRatio(r.ratioToJose)} | ${fmtUs(r.p50us)} | ${fmtUs(r.p99us)} | ` +
+        `${fmtMs(r.eldP99ms)} | ${fmtPct(r.cpuPct)} | ${fmtMB(r.peakRssMB)} | ${notes.join(', ')} |`)
+    }
+    out.push('')
+  }
+
+  // Memory.
+  out.push('## Memory: a Verifier holding cached verifications', '')
+  const mem = report.memory
+  if (!mem) {
+    out.push('Not measured in this run (needs jwks-verify and RS256).', '')
+  } else if (mem.error) {
+    out.push(`Not measured: ${mem.error}`, '')
+  } else {
+    out.push(`| Verifier | RSS growth after verifying ${mem.cached.tokens.toLocaleString('en-US')} distinct RS256 tokens | heap growth | second pass token-cache hits |`)
+    out.push('|---|---:|---:|---:|')
+    for (const r of [mem.cached, mem.uncached]) {
+      out.push(`| ${r.mode === 'cached' ? 'default (tokenCache 10,000)' : 'tokenCache: false'} | ${r.rssDeltaMB.toFixed(1)} MB | ${r.heapDeltaMB.toFixed(1)} MB | ${r.secondPassHits.toLocaleString('en-US')} |`)
+    }
+    out.push('', `The cache's own share (difference): ${mem.rssCacheOnlyMB.toFixed(1)} MB.`, '')
+  }
+
+  // Targets.
+  out.push('## Targets', '')
+  out.push('| target | measured | result |', '|---|---|---|')
+  for (const t of report.targets) out.push(`| ${t.target} | ${t.measured} | ${t.status === 'met' ? '**met**' : t.status === 'missed' ? '**missed**' : t.status} |`)
+  out.push('')
+
+  // Notes on peers.
+  out.push('## Libraries and how they were called', '')
+  for (const p of report.peers) {
+    const notBuilt = !p.available && p.id.startsWith('jwks-verify') && !report.addonBuilt
+    const gates = notBuilt
+      ? ['not built in this run']
+      : Object.entries(p.gate || {}).filter(([, g]) => !g.ok).map(([alg, g]) => `${alg}: ${g.unsupported ? '—' : 'FAILED'} (${g.reason})`)
+    out.push(`- ${label(p.id)}: ${p.note}${gates.length ? ' · ' + gates.join('; ') : ''}${p.maxRssMB ? ` · process peak RSS ${p.maxRssMB.toFixed(0)} MB` : ''}`)
+  }
+  out.push('', `JWKS server requests by User-Agent over the whole run: ${JSON.stringify(report.jwksServerRequests)}`, '')
+  return out.join('\n')
+}
+
+function gateReason (report, id, alg) {
+  const g = report.peers.find((p) => p.id === id)?.gate?.[alg]
+  return g && !g.ok ? String(g.reason).slice(0, 100) : ''
+}
+
+/** The targets from the issue, evaluated on this run's medians. */
+export function evaluateTargets (report) {
+  const t = []
+  const get = (peer, alg, set, conc) => {
+    const r = find(report, peer, alg, set, conc)
+    return r && r.opsPerSec != null ? r : null
+  }
+  const na = (target, why) => t.push({ target, measured: why, status: 'n/a' })
+  const algs = report.options.algs
+
+  // 1. Distinct tokens, 64 in flight >= 2.0x jose. Judged without the token cache: the default
+  //    cache holds a whole pool of 10,000, which would turn this into a cache benchmark.
+  for (const alg of algs) {
+    const target = `${alg}, distinct tokens, 64 in flight: jwks-verify ≥ 2.0× jose`
+    const jose = get('jose', alg, 'pool', 64)
+    const nc = get('jwks-verify-nocache', alg, 'pool', 64)
+    const dflt = get('jwks-verify', alg, 'pool', 64)
+    if (!jose || !nc) { na(target, 'not measured'); continue }
+    const ratio = nc.opsPerSec / jose.opsPerSec
+    t.push({
+      target,
+      measured: `${ratio.toFixed(2)}× without token cache (${fmtOps(nc.opsPerSec)} vs ${fmtOps(jose.opsPerSec)})` +
+        (dflt ? `; ${(dflt.opsPerSec / jose.opsPerSec).toFixed(2)}× with the default cache` : ''),
+      status: ratio >= 2.0 ? 'met' : 'missed',
+      value: ratio
+    })
+  }
+
+  // 2. Same token repeated, 64 in flight >= 1.0x fast-jwt with cache.
+  for (const alg of algs) {
+    const target = `${alg}, same token, 64 in flight: jwks-verify ≥ 1.0× fast-jwt (cache: true)`
+    const fj = get('fast-jwt-cache', alg, 'same', 64)
+    const jv = get('jwks-verify', alg, 'same', 64)
+    if (!fj) {
+      const g = report.peers.find((p) => p.id === 'fast-jwt-cache')?.gate?.[alg]
+      na(target, g?.unsupported ? `fast-jwt + get-jwks cannot verify ${alg}` : 'not measured')
+      continue
+    }
+    if (!jv) { na(target, 'not measured'); continue }
+    const ratio = jv.opsPerSec / fj.opsPerSec
+    t.push({ target, measured: `${ratio.toFixed(2)}× (${fmtOps(jv.opsPerSec)} vs ${fmtOps(fj.opsPerSec)})`, status: ratio >= 1.0 ? 'met' : 'missed', value: ratio })
+  }
+
+  // 3. 1 in flight: p50 at or below jose's.  4. 64 in flight: event-loop p99 at or below jose's.
+  //    Distinct tokens are judged without the token cache (see 1), the same token with it.
+  for (const alg of algs) {
+    for (const set of ['same', 'pool']) {
+      const id = set === 'pool' ? 'jwks-verify-nocache' : 'jwks-verify'
+      const which = set === 'pool' ? 'distinct tokens, tokenCache: false' : 'same token'
+      const target = `${alg}, ${which}, 1 in flight: jwks-verify p50 ≤ jose`
+      const jose = get('jose', alg, set, 1)
+      const jv = get(id, alg, set, 1)
+      if (!jose || !jv) na(target, 'not measured')
+      else t.push({ target, measured: `${fmtUs(jv.p50us)} µs vs ${fmtUs(jose.p50us)} µs`, status: jv.p50us <= jose.p50us ? 'met' : 'missed', value: jv.p50us / jose.p50us })
+    }
+  }
+  for (const alg of algs) {
+    for (const set of ['same', 'pool']) {
+      const id = set === 'pool' ? 'jwks-verify-nocache' : 'jwks-verify'
+      const which = set === 'pool' ? 'distinct tokens, tokenCache: false' : 'same token'
+      const target = `${alg}, ${which}, 64 in flight: jwks-verify event-loop p99 ≤ jose`
+      const jose = get('jose', alg, set, 64)
+      const jv = get(id, alg, set, 64)
+      if (!jose || !jv) na(target, 'not measured')
+      else t.push({ target, measured: `${fmtMs(jv.eldP99ms)} ms vs ${fmtMs(jose.eldP99ms)} ms`, status: jv.eldP99ms <= jose.eldP99ms ? 'met' : 'missed', value: jv.eldP99ms / jose.eldP99ms })
+    }
+  }
+
+  // 5. verifySync (RS256, cached keys) >= node:crypto sync verify with a KeyObject: distinct
+  //    tokens without the token cache, so both do the signature work.
+  if (algs.includes('RS256')) {
+    const target = 'RS256, distinct tokens, verifySync (keys cached, tokenCache: false) ≥ node:crypto sync verify'
+    const c = get('crypto-sync', 'RS256', 'pool', 1)
+    const jv = get('jwks-verify-sync-nocache', 'RS256', 'pool', 1)
+    const jvc = get('jwks-verify-sync', 'RS256', 'pool', 1)
+    if (!c || !jv) na(target, 'not measured')
+    else {
+      const ratio = jv.opsPerSec / c.opsPerSec
+      t.push({
+        target,
+        measured: `${ratio.toFixed(2)}× (${fmtOps(jv.opsPerSec)} vs ${fmtOps(c.opsPerSec)})` + (jvc ? `; ${fmtOps(jvc.opsPerSec)} with the default token cache` : ''),
+        status: ratio >= 1.0 ? 'met' : 'missed',
+        value: ratio
+      })
+    }
+  }
+
+  // 6. Memory.
+  const mem = report.memory
+  const target = 'a Verifier holding 10,000 cached verifications adds ≤ 20 MB RSS'
+  if (!mem || mem.error || mem.rssForCacheMB == null) na(target, mem?.error || 'not measured')
+  else if (mem.cached.tokens < 10000) na(target, `only ${mem.cached.tokens} tokens in this run (--pool)`)
+  else {
+    t.push({
+      target,
+      measured: `${mem.rssForCacheMB.toFixed(1)} MB RSS growth (${mem.rssCacheOnlyMB.toFixed(1)} MB more than the same work without a token cache); second pass: ${mem.cached.secondPassHits.toLocaleString('en-US')} hits`,
+      status: mem.rssForCacheMB <= 20 && mem.cached.secondPassHits >= mem.cached.tokens ? 'met' : 'missed',
+      value: mem.rssForCacheMB
+    })
+  }
+  return t
+}

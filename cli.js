@@ -1,0 +1,675 @@
+#!/usr/bin/env node
+'use strict'
+// jwks-verify command line: verify a token and say why it fails, list an issuer's keys, decode a token.
+// The verdict always comes from the addon's `Verifier#verify`; this file only reads the token and the JWKS again
+// to explain the verdict in words a person can act on.
+
+const crypto = require('node:crypto')
+const { parseArgs } = require('node:util')
+
+const USAGE = `Usage:
+  jwks-verify verify <token|-> --issuer <url> [--jwks-uri <url>] [--audience <aud>]... [options]
+  jwks-verify inspect <jwks-uri | issuer> [--json] [--allow-http] [--timeout <duration>]
+  jwks-verify decode <token|-> [--json]
+
+Commands:
+  verify    verify the token's signature against the issuer's JWKS and check its claims;
+            prints the header, the payload and the verdict, and on failure explains why
+  inspect   list the keys a JWKS publishes (kid, kty, alg, size/curve, use, x5c subject and expiry);
+            given an issuer, the JWKS is found through its /.well-known/openid-configuration
+  decode    show the header and payload WITHOUT verifying anything (labelled UNVERIFIED)
+
+Options of verify:
+  --issuer <url>            the exact "iss" accepted (required)
+  --jwks-uri <url>          the JWKS; default: jwks_uri of the issuer's discovery document
+  --audience <aud>          an accepted "aud"; repeat for several (default: aud not checked)
+  --algorithms <list>       accepted algorithms, comma-separated (default: every asymmetric one)
+  --clock-tolerance <dur>   leeway for exp/nbf/iat, e.g. 30s (default 0)
+  --max-token-age <dur>     "iat" must be within this age, e.g. 1h
+  --subject <sub>           the "sub" required
+  --typ <typ>               the header "typ" required, e.g. at+jwt
+  --timeout <dur>           HTTP timeout (default 5s)
+  --allow-http              allow plain http for a non-loopback JWKS (loopback never needs it)
+  --json                    print one JSON document instead of text
+
+A token of "-" is read from standard input; a leading "Bearer " is removed.
+Durations: seconds, or <number><ms|s|m|h|d>.
+
+Exit codes:
+  0  the token is valid (verify), or the command succeeded (inspect, decode)
+  1  the token is invalid (verify), or cannot be decoded (decode)
+  2  usage error (unknown command or option, missing argument, invalid option value)
+  3  the signing keys are unavailable (JWKS or discovery unreachable, failing, rate limited or invalid)
+`
+
+const EXIT = { OK: 0, INVALID: 1, USAGE: 2, KEYS_UNAVAILABLE: 3 }
+const KEYS_UNAVAILABLE = new Set(['ERR_JWKS_FETCH_FAILED', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_RATE_LIMITED', 'ERR_JWKS_INVALID'])
+
+class UsageError extends Error {}
+class KeysUnavailableError extends Error {}
+
+// ---------------------------------------------------------------- small helpers
+
+/** "3 min 20 s", "2 h 5 min", "1 d 3 h", "45 s" (the two largest units). */
+function formatDuration(seconds) {
+  let s = Math.round(Math.abs(seconds))
+  if (s < 60) return `${s} s`
+  const units = [
+    ['d', 86400],
+    ['h', 3600],
+    ['min', 60],
+    ['s', 1],
+  ]
+  const parts = []
+  for (const [name, size] of units) {
+    const n = Math.floor(s / size)
+    if (n > 0 || parts.length > 0) parts.push([n, name])
+    s -= n * size
+    if (parts.length === 2) break
+  }
+  return parts
+    .filter(([n], i) => n > 0 || i === 0)
+    .map(([n, name]) => `${n} ${name}`)
+    .join(' ')
+}
+
+/** Seconds of a CLI duration (same forms as the Verifier options). */
+function parseDurationSeconds(value, option) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(value).trim())
+  if (!m) throw new UsageError(`${option}: "${value}" is not a duration (seconds, or <number><ms|s|m|h|d>)`)
+  const factor = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] || 's']
+  return Number(m[1]) * factor
+}
+
+const nowSeconds = () => Date.now() / 1000
+
+function isoDate(seconds) {
+  const d = new Date(seconds * 1000)
+  return Number.isNaN(d.getTime()) ? String(seconds) : d.toISOString().replace('.000Z', 'Z')
+}
+
+/** "in 4 min 10 s" / "3 min 20 s ago" for an epoch time in seconds. */
+function relative(seconds) {
+  const delta = seconds - nowSeconds()
+  return delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(delta)} ago`
+}
+
+function isLoopback(url) {
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
+function checkUrl(text, { allowHttp }, what) {
+  let url
+  try {
+    url = new URL(text)
+  } catch {
+    throw new UsageError(`${what}: "${text}" is not a URL`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${what}: only https URLs are fetched`)
+  if (url.protocol === 'http:' && !allowHttp && !isLoopback(url)) {
+    throw new UsageError(`${what}: plain http is refused for ${url.host}; use https, or --allow-http`)
+  }
+  return url
+}
+
+/** Decodes a compact JWS for display only: `{ header, payload, parts, problem }` (nothing is verified). */
+function decodeToken(token) {
+  const parts = token.split('.')
+  const out = { header: undefined, payload: undefined, parts: parts.length, problem: undefined }
+  if (parts.length === 5) {
+    out.problem = 'the token has 5 parts: it is an encrypted token (JWE), not a signed one (JWS)'
+    return out
+  }
+  if (parts.length !== 3) {
+    out.problem = `the token has ${parts.length} part${parts.length === 1 ? '' : 's'} separated by ".", a JWS has 3`
+    return out
+  }
+  const decodePart = (text, name) => {
+    if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error(`the ${name} is not base64url (characters outside A-Z a-z 0-9 - _)`)
+    const json = Buffer.from(text, 'base64url').toString('utf8')
+    try {
+      return JSON.parse(json)
+    } catch {
+      throw new Error(`the ${name} is not JSON`)
+    }
+  }
+  try {
+    out.header = decodePart(parts[0], 'header')
+    out.payload = decodePart(parts[1], 'payload')
+  } catch (err) {
+    out.problem = err.message
+  }
+  return out
+}
+
+/** Reads a token argument ("-" = standard input), trimming whitespace and a "Bearer " prefix. */
+async function readToken(arg) {
+  let text = arg
+  if (arg === '-') {
+    const chunks = []
+    for await (const chunk of process.stdin) chunks.push(chunk)
+    text = Buffer.concat(chunks).toString('utf8')
+  }
+  text = text.trim().replace(/^bearer\s+/i, '')
+  if (text === '') throw new UsageError('the token is empty')
+  return text
+}
+
+async function fetchJson(url, timeoutMs) {
+  let res
+  try {
+    res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) })
+  } catch (err) {
+    const cause = err.cause ? ` (${err.cause.code || err.cause.message})` : ''
+    const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : `${err.message}${cause}`
+    throw new KeysUnavailableError(`cannot fetch ${url}: ${why}`)
+  }
+  const text = await res.text()
+  if (!res.ok) {
+    const retry = res.headers.get('retry-after')
+    throw Object.assign(
+      new KeysUnavailableError(`${url} answered HTTP ${res.status}${retry ? ` (Retry-After: ${retry})` : ''}`),
+      { status: res.status },
+    )
+  }
+  try {
+    return { body: JSON.parse(text), headers: res.headers, url: res.url || String(url) }
+  } catch {
+    throw new KeysUnavailableError(`${url} did not answer JSON`)
+  }
+}
+
+/** `{ jwksUri, issuer }` for an issuer through its discovery document. */
+async function discover(issuer, timeoutMs) {
+  const discoveryUrl = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`
+  const { body } = await fetchJson(discoveryUrl, timeoutMs)
+  if (!body || typeof body.jwks_uri !== 'string') {
+    throw new KeysUnavailableError(`the discovery document ${discoveryUrl} has no jwks_uri`)
+  }
+  return { jwksUri: body.jwks_uri, issuer: body.issuer, discoveryUrl }
+}
+
+/** Facts about one JWK for display: kid, kty, alg, use, size or curve, x5c certificate, notes. */
+function describeKey(jwk) {
+  const info = {
+    kid: jwk.kid ?? null,
+    kty: jwk.kty ?? null,
+    alg: jwk.alg ?? null,
+    use: jwk.use ?? null,
+    size: null,
+    curve: jwk.crv ?? null,
+    x5c: null,
+    notes: [],
+  }
+  let keyObject
+  const members = { ...jwk }
+  delete members.x5c
+  try {
+    if (jwk.kty === 'oct') {
+      info.size = jwk.k ? Buffer.from(jwk.k, 'base64url').length * 8 : null
+    } else if ((jwk.kty === 'RSA' && jwk.n) || jwk.x) {
+      keyObject = crypto.createPublicKey({ key: members, format: 'jwk' })
+    }
+  } catch (err) {
+    info.notes.push(`the key members do not form a valid key: ${err.message}`)
+  }
+  if (Array.isArray(jwk.x5c) && typeof jwk.x5c[0] === 'string') {
+    try {
+      const cert = new crypto.X509Certificate(Buffer.from(jwk.x5c[0], 'base64'))
+      const validTo = new Date(cert.validTo)
+      info.x5c = {
+        subject: cert.subject.replace(/\n/g, ', '),
+        issuer: cert.issuer.replace(/\n/g, ', '),
+        validFrom: new Date(cert.validFrom).toISOString(),
+        validTo: validTo.toISOString(),
+        expired: validTo.getTime() < Date.now(),
+        chainLength: jwk.x5c.length,
+      }
+      if (keyObject) {
+        const same = cert.publicKey.export({ format: 'der', type: 'spki' }).equals(keyObject.export({ format: 'der', type: 'spki' }))
+        info.x5c.matchesKey = same
+        if (!same) info.notes.push('the x5c certificate holds a different key than the JWK members')
+      } else {
+        keyObject = cert.publicKey
+      }
+      if (info.x5c.expired) info.notes.push('the x5c certificate has expired (jwks-verify uses the key, not the dates)')
+    } catch (err) {
+      info.notes.push(`x5c[0] is not a certificate: ${err.message}`)
+    }
+  }
+  if (keyObject) {
+    const details = keyObject.asymmetricKeyDetails || {}
+    if (details.modulusLength) info.size = details.modulusLength
+    if (details.namedCurve) info.curve = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }[details.namedCurve] || details.namedCurve
+    if (keyObject.asymmetricKeyType === 'ed25519' || keyObject.asymmetricKeyType === 'ed448') info.curve = info.curve || (keyObject.asymmetricKeyType === 'ed25519' ? 'Ed25519' : 'Ed448')
+  }
+  if (jwk.kty === 'RSA' && info.size && info.size < 2048) info.notes.push(`RSA key of ${info.size} bits: jwks-verify refuses keys under 2048 bits`)
+  if (jwk.kty === 'oct') info.notes.push('a symmetric (oct) key in a published JWKS: ignored by jwks-verify')
+  if (jwk.use !== undefined && jwk.use !== 'sig') info.notes.push(`use "${jwk.use}": not a signing key`)
+  if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) info.notes.push('key_ops does not allow verify')
+  return info
+}
+
+/** The JWKS for an explanation (never for the verdict); `null` and a reason when it cannot be had. */
+async function fetchKeysForExplanation(jwksUri, timeoutMs) {
+  try {
+    const { body } = await fetchJson(jwksUri, timeoutMs)
+    if (!body || !Array.isArray(body.keys)) return { keys: null, problem: `${jwksUri} is not a JWKS (no "keys" array)` }
+    return { keys: body.keys }
+  } catch (err) {
+    return { keys: null, problem: err.message }
+  }
+}
+
+function keyLabel(jwk) {
+  const bits = [jwk.kty, jwk.alg, jwk.use && `use ${jwk.use}`].filter(Boolean).join(', ')
+  return `"${jwk.kid ?? '(no kid)'}"${bits ? ` (${bits})` : ''}`
+}
+
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA']
+const KTY_FOR = (alg) => (/^(RS|PS)/.test(alg) ? 'RSA' : /^ES/.test(alg) ? 'EC' : alg === 'EdDSA' ? 'OKP' : /^HS/.test(alg) ? 'oct' : null)
+
+// ---------------------------------------------------------------- explanations of a failed verify
+
+async function explain(err, ctx) {
+  const { header = {}, payload = {} } = ctx.decoded
+  const lines = []
+  const code = err.code
+  const tol = ctx.clockTolerance || 0
+  const tolText = tol ? ` (clock tolerance ${formatDuration(tol)})` : ''
+  switch (code) {
+    case 'ERR_JWS_INVALID':
+      lines.push(`The token is not a well-formed signed JWT: ${err.message}.`)
+      if (ctx.decoded.problem) lines.push(`Decoding it: ${ctx.decoded.problem}.`)
+      if (/\s/.test(ctx.token)) lines.push('It contains whitespace: was it copied with a line break?')
+      break
+    case 'ERR_JWT_INVALID':
+      lines.push(`The payload is not a JSON object of claims: ${err.message}.`)
+      break
+    case 'ERR_JOSE_ALG_NOT_ALLOWED': {
+      const alg = header.alg
+      const allowed = ctx.algorithms || ASYMMETRIC
+      if (alg === undefined) lines.push('The token header names no algorithm ("alg" is missing).')
+      else if (String(alg).toLowerCase() === 'none') lines.push('The token is unsigned (alg "none"); unsigned tokens are never accepted.')
+      else if (/^HS/.test(alg) && !allowed.includes(alg)) {
+        lines.push(`The token is signed with ${alg}, a shared-secret algorithm; the issuer's public keys cannot verify it.`)
+        lines.push(`Accepted algorithms: ${allowed.join(', ')}. A token made with a public key as HMAC secret is a known forgery.`)
+      } else lines.push(`The algorithm ${alg} was refused: accepted algorithms are ${allowed.join(', ')} (see --algorithms).`)
+      break
+    }
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      lines.push(`The token uses a JWS feature that is not supported: ${err.message}.`)
+      if (header.crit) lines.push(`Its header marks as critical: ${[].concat(header.crit).join(', ')}.`)
+      break
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': {
+      const jwksUri = await ctx.jwksUri()
+      const { keys, problem } = jwksUri ? await fetchKeysForExplanation(jwksUri, ctx.timeoutMs) : { keys: null, problem: 'the JWKS URL is unknown' }
+      const kid = header.kid
+      if (code === 'ERR_JWKS_NO_MATCHING_KEY') {
+        lines.push(
+          kid !== undefined
+            ? `The token names kid "${kid}" (alg ${header.alg}), and no usable key with that kid is published.`
+            : `The token names no kid, and no published key fits its alg ${header.alg}.`,
+        )
+      } else {
+        lines.push(
+          `The signature does not verify${kid !== undefined ? ` with the published key "${kid}"` : ''}: the token was altered, or signed by a different key` +
+            `${kid !== undefined ? ' published under the same kid (another environment or tenant of the provider?)' : ''}.`,
+        )
+      }
+      if (keys) {
+        const kids = keys.map((k) => keyLabel(k))
+        lines.push(`The JWKS at ${jwksUri} has ${keys.length} key${keys.length === 1 ? '' : 's'}${keys.length ? `: ${kids.join(', ')}` : ''}.`)
+        if (code === 'ERR_JWKS_NO_MATCHING_KEY' && kid !== undefined) {
+          const same = keys.filter((k) => k.kid === kid)
+          if (same.length === 0) {
+            lines.push(`The kid "${kid}" is not in it: the token comes from another issuer or environment, or the key was rotated out.`)
+          } else {
+            for (const k of same) {
+              const info = describeKey(k)
+              const why = []
+              const wantKty = KTY_FOR(header.alg)
+              if (wantKty && k.kty !== wantKty) why.push(`it is a ${k.kty} key and ${header.alg} needs ${wantKty}`)
+              if (k.alg && k.alg !== header.alg) why.push(`its alg is ${k.alg}, the token's ${header.alg}`)
+              why.push(...info.notes)
+              lines.push(`A key "${kid}" is published but cannot verify this token${why.length ? `: ${why.join('; ')}` : ''}.`)
+            }
+          }
+        }
+      } else if (problem) {
+        lines.push(`(The JWKS could not be fetched for details: ${problem}.)`)
+      }
+      break
+    }
+    case 'ERR_JWT_EXPIRED': {
+      if (err.claim === 'iat' || (err.claim === undefined && ctx.maxTokenAge && typeof payload.iat === 'number' && !(typeof payload.exp === 'number' && payload.exp < nowSeconds()))) {
+        const age = nowSeconds() - payload.iat
+        lines.push(
+          `The token is too old: issued ${formatDuration(age)} ago (iat ${isoDate(payload.iat)}), more than the maximum age ${formatDuration(ctx.maxTokenAge || 0)}${tolText}.`,
+        )
+      } else if (typeof payload.exp === 'number') {
+        lines.push(`The token expired ${formatDuration(nowSeconds() - payload.exp)} ago (exp ${isoDate(payload.exp)})${tolText}.`)
+        if (typeof payload.iat === 'number') lines.push(`It was issued ${formatDuration(nowSeconds() - payload.iat)} ago and lived ${formatDuration(payload.exp - payload.iat)}: get a fresh token.`)
+      } else lines.push(`The token has expired: ${err.message}.`)
+      break
+    }
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
+      const claim = err.claim
+      const value = claim ? payload[claim] : undefined
+      const show = (v) => (v === undefined ? 'absent' : JSON.stringify(v))
+      if (claim === 'iss') {
+        lines.push(`The token's issuer is ${show(payload.iss)}; the issuer expected is ${JSON.stringify(ctx.issuer)} (--issuer).`)
+        if (typeof payload.iss === 'string' && payload.iss.replace(/\/+$/, '') === String(ctx.issuer).replace(/\/+$/, '')) {
+          lines.push('They differ only by a trailing "/": issuers are compared exactly; pass the value from the token.')
+        }
+      } else if (claim === 'aud') {
+        lines.push(`The token's audience is ${show(payload.aud)}; expected ${ctx.audience && ctx.audience.length > 1 ? 'one of ' : ''}${ctx.audience ? ctx.audience.map((a) => JSON.stringify(a)).join(', ') : '(none configured)'} (--audience).`)
+      } else if (claim === 'nbf' && typeof payload.nbf === 'number') {
+        lines.push(`The token is not valid yet: nbf ${isoDate(payload.nbf)}, ${formatDuration(payload.nbf - nowSeconds())} from now${tolText}. Is a clock wrong?`)
+      } else if (claim === 'iat' && typeof payload.iat === 'number') {
+        lines.push(`The token claims to be issued in the future: iat ${isoDate(payload.iat)}, ${formatDuration(payload.iat - nowSeconds())} ahead of this clock${tolText}. Is a clock wrong?`)
+      } else if (claim === 'sub') {
+        lines.push(`The token's subject is ${show(payload.sub)}; expected ${JSON.stringify(ctx.subject)} (--subject).`)
+      } else if (claim === 'typ') {
+        lines.push(`The token's header typ is ${show(header.typ)}; expected ${JSON.stringify(ctx.typ)} (--typ).`)
+      } else if (claim && value === undefined) {
+        lines.push(`The claim "${claim}" is required and the token does not have it.`)
+      } else {
+        lines.push(`The ${claim ? `claim "${claim}" (${show(value)})` : 'claims'} failed: ${err.message}${err.reason ? ` (${err.reason})` : ''}.`)
+      }
+      break
+    }
+    default:
+      if (KEYS_UNAVAILABLE.has(code)) {
+        const jwksUri = ctx.configuredJwksUri || (await ctx.jwksUri({ fetch: false }))
+        lines.push(`The issuer's signing keys could not be had${jwksUri ? ` from ${jwksUri}` : ''}: ${err.message}.`)
+        if (err.status) lines.push(`The endpoint answered HTTP ${err.status}.`)
+        if (typeof err.retryAfter === 'number') lines.push(`The provider asks to retry after ${formatDuration(err.retryAfter)}.`)
+        lines.push('This says nothing about the token: try again later, or check --issuer / --jwks-uri.')
+      } else {
+        lines.push(`${err.code ? `${err.code}: ` : ''}${err.message}`)
+      }
+  }
+  return lines
+}
+
+// ---------------------------------------------------------------- output
+
+function printJson(value) {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+}
+
+function claimTimes(payload) {
+  const lines = []
+  if (!payload || typeof payload !== 'object') return lines
+  for (const claim of ['iat', 'nbf', 'exp']) {
+    if (typeof payload[claim] === 'number') lines.push(`  ${claim.padEnd(3)}  ${isoDate(payload[claim])}  (${relative(payload[claim])})`)
+  }
+  return lines
+}
+
+function printDecoded(label, decoded) {
+  const out = []
+  out.push(`Header (${label}):`)
+  out.push(JSON.stringify(decoded.header, null, 2) ?? '(none)')
+  out.push(`Payload (${label}):`)
+  out.push(JSON.stringify(decoded.payload, null, 2) ?? '(none)')
+  out.push(...claimTimes(decoded.payload))
+  process.stdout.write(`${out.join('\n')}\n`)
+}
+
+// ---------------------------------------------------------------- commands
+
+const COMMON = {
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+}
+
+function parse(args, options) {
+  try {
+    return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError(err.message)
+  }
+}
+
+async function commandDecode(args) {
+  const { values, positionals } = parse(args, {})
+  if (positionals.length !== 1) throw new UsageError('decode takes one token (or "-" for standard input)')
+  const token = await readToken(positionals[0])
+  const decoded = decodeToken(token)
+  if (values.json) {
+    printJson({ verified: false, note: 'UNVERIFIED: decoded only, the signature and claims were not checked', header: decoded.header ?? null, payload: decoded.payload ?? null, ...(decoded.problem ? { problem: decoded.problem } : {}) })
+  } else {
+    process.stdout.write('UNVERIFIED: decoded only; the signature and the claims were NOT checked.\n')
+    if (decoded.problem) process.stdout.write(`Cannot decode the token: ${decoded.problem}.\n`)
+    else printDecoded('UNVERIFIED', decoded)
+  }
+  return decoded.problem ? EXIT.INVALID : EXIT.OK
+}
+
+async function commandInspect(args) {
+  const { values, positionals } = parse(args, {
+    'allow-http': { type: 'boolean', default: false },
+    timeout: { type: 'string' },
+  })
+  if (positionals.length !== 1) throw new UsageError('inspect takes one JWKS URL or issuer')
+  const timeoutMs = values.timeout ? parseDurationSeconds(values.timeout, '--timeout') * 1000 : 5000
+  const target = checkUrl(positionals[0], { allowHttp: values['allow-http'] }, 'inspect')
+  let jwksUri
+  let issuer
+  let doc
+  if (/\/\.well-known\/openid-configuration$/.test(target.pathname)) {
+    ;({ jwksUri, issuer } = await discover(String(target).replace(/\/\.well-known\/openid-configuration$/, ''), timeoutMs))
+  } else {
+    let first
+    try {
+      first = await fetchJson(target, timeoutMs)
+    } catch (err) {
+      first = { error: err }
+    }
+    if (first.body && Array.isArray(first.body.keys)) {
+      jwksUri = String(target)
+      doc = first
+    } else if (first.body && typeof first.body.jwks_uri === 'string') {
+      jwksUri = first.body.jwks_uri
+      issuer = first.body.issuer
+    } else {
+      try {
+        ;({ jwksUri, issuer } = await discover(String(target), timeoutMs))
+      } catch (err) {
+        const firstWhy = first.error ? first.error.message : `${target} is not a JWKS (no "keys" array)`
+        throw new KeysUnavailableError(`${firstWhy}; as an issuer: ${err.message}`)
+      }
+    }
+  }
+  if (!doc) {
+    checkUrl(jwksUri, { allowHttp: values['allow-http'] }, 'jwks_uri')
+    doc = await fetchJson(jwksUri, timeoutMs)
+    if (!doc.body || !Array.isArray(doc.body.keys)) throw new KeysUnavailableError(`${jwksUri} is not a JWKS (no "keys" array)`)
+  }
+  const keys = doc.body.keys.map((k) => (k && typeof k === 'object' ? describeKey(k) : { notes: ['not a JSON object'] }))
+  const cacheControl = doc.headers.get('cache-control')
+  if (values.json) {
+    printJson({ jwksUri, ...(issuer ? { issuer } : {}), cacheControl: cacheControl ?? null, keys })
+    return EXIT.OK
+  }
+  const out = []
+  if (issuer) out.push(`Issuer:   ${issuer}`)
+  out.push(`JWKS:     ${jwksUri}`)
+  out.push(`Caching:  ${cacheControl ? `Cache-Control: ${cacheControl}` : 'no Cache-Control (jwks-verify keeps keys 10 min by default)'}`)
+  out.push(`Keys:     ${keys.length}`)
+  for (const k of keys) {
+    out.push('')
+    out.push(`  kid    ${k.kid ?? '(none)'}`)
+    out.push(`  kty    ${k.kty ?? '(none)'}`)
+    out.push(`  alg    ${k.alg ?? '(none: any algorithm of its type)'}`)
+    out.push(`  ${k.kty === 'RSA' || k.kty === 'oct' ? 'size ' : 'curve'}  ${k.kty === 'RSA' || k.kty === 'oct' ? (k.size ? `${k.size} bits` : '?') : k.curve ?? '?'}`)
+    out.push(`  use    ${k.use ?? '(none)'}`)
+    if (k.x5c) {
+      out.push(`  x5c    subject ${k.x5c.subject}; expires ${k.x5c.validTo}${k.x5c.expired ? ' (EXPIRED)' : ` (${relative(Date.parse(k.x5c.validTo) / 1000)})`}`)
+    }
+    for (const note of k.notes) out.push(`  note   ${note}`)
+  }
+  process.stdout.write(`${out.join('\n')}\n`)
+  return EXIT.OK
+}
+
+async function commandVerify(args) {
+  const { values, positionals } = parse(args, {
+    issuer: { type: 'string' },
+    'jwks-uri': { type: 'string' },
+    audience: { type: 'string', multiple: true },
+    algorithms: { type: 'string' },
+    'clock-tolerance': { type: 'string' },
+    'max-token-age': { type: 'string' },
+    subject: { type: 'string' },
+    typ: { type: 'string' },
+    timeout: { type: 'string' },
+    'allow-http': { type: 'boolean', default: false },
+  })
+  if (positionals.length !== 1) throw new UsageError('verify takes one token (or "-" for standard input)')
+  if (!values.issuer) throw new UsageError('verify needs --issuer <url> (the exact "iss" to accept)')
+  const token = await readToken(positionals[0])
+  const allowHttp = values['allow-http']
+  if (values['jwks-uri']) checkUrl(values['jwks-uri'], { allowHttp }, '--jwks-uri')
+
+  const ctx = {
+    token,
+    decoded: decodeToken(token),
+    issuer: values.issuer,
+    audience: values.audience,
+    algorithms: values.algorithms ? values.algorithms.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    clockTolerance: values['clock-tolerance'] ? parseDurationSeconds(values['clock-tolerance'], '--clock-tolerance') : 0,
+    maxTokenAge: values['max-token-age'] ? parseDurationSeconds(values['max-token-age'], '--max-token-age') : undefined,
+    subject: values.subject,
+    typ: values.typ,
+    timeoutMs: values.timeout ? parseDurationSeconds(values.timeout, '--timeout') * 1000 : 5000,
+    configuredJwksUri: values['jwks-uri'],
+  }
+  const options = {
+    issuer: values.issuer,
+    ...(values['jwks-uri'] ? { jwksUri: values['jwks-uri'] } : {}),
+    ...(ctx.audience ? { audience: ctx.audience.length === 1 ? ctx.audience[0] : ctx.audience } : {}),
+    ...(ctx.algorithms ? { algorithms: ctx.algorithms } : {}),
+    ...(values['clock-tolerance'] ? { clockTolerance: values['clock-tolerance'] } : {}),
+    ...(values['max-token-age'] ? { maxTokenAge: values['max-token-age'] } : {}),
+    ...(values.subject ? { subject: values.subject } : {}),
+    ...(values.typ ? { typ: values.typ } : {}),
+    http: { ...(allowHttp ? { allowHttp: true } : {}), ...(values.timeout ? { timeout: values.timeout } : {}) },
+    tokenCache: false,
+  }
+  for (const key of ['clockTolerance', 'maxTokenAge']) {
+    // The CLI accepts bare numbers as seconds; the Verifier takes numbers for those.
+    if (typeof options[key] === 'string' && /^\d+(\.\d+)?$/.test(options[key])) options[key] = Number(options[key])
+  }
+  if (options.http.timeout && /^\d+(\.\d+)?$/.test(options.http.timeout)) options.http.timeout = Number(options.http.timeout)
+
+  const { Verifier } = require('./index.js')
+  let verifier
+  try {
+    verifier = new Verifier(options)
+  } catch (err) {
+    if (err && err.code === 'ERR_INVALID_OPTIONS') throw new UsageError(err.message)
+    throw err
+  }
+  let discovered
+  ctx.jwksUri = async ({ fetch: mayFetch = true } = {}) => {
+    if (values['jwks-uri']) return values['jwks-uri']
+    try {
+      const health = verifier.health()
+      if (health && health[0] && health[0].jwksUri) return health[0].jwksUri
+    } catch {}
+    if (!mayFetch) return undefined
+    if (discovered === undefined) {
+      discovered = await discover(values.issuer, ctx.timeoutMs).then((d) => d.jwksUri, () => null)
+    }
+    return discovered || undefined
+  }
+
+  try {
+    let result
+    let error
+    try {
+      result = await verifier.verify(token)
+    } catch (err) {
+      error = err
+    }
+    if (result) {
+      const jwksUri = await ctx.jwksUri({ fetch: false })
+      const exp = result.payload && typeof result.payload.exp === 'number' ? result.payload.exp : undefined
+      const verdict = `VALID: signature verified with key ${result.header.kid !== undefined ? `"${result.header.kid}" ` : ''}(${result.header.alg}) of issuer ${result.issuer}${jwksUri ? ` from ${jwksUri}` : ''}; claims accepted${exp !== undefined ? `; expires ${relative(exp)}` : ''}.`
+      if (values.json) printJson({ valid: true, header: result.header, payload: result.payload, issuer: result.issuer, jwksUri: jwksUri ?? null, verdict })
+      else {
+        printDecoded('verified', result)
+        process.stdout.write(`\n${verdict}\n`)
+      }
+      return EXIT.OK
+    }
+    if (!error || typeof error !== 'object') error = new Error(String(error))
+    if (error.code === 'ERR_INVALID_OPTIONS') throw new UsageError(error.message)
+    const lines = await explain(error, ctx)
+    const exit = KEYS_UNAVAILABLE.has(error.code) ? EXIT.KEYS_UNAVAILABLE : EXIT.INVALID
+    const verdictWord = exit === EXIT.KEYS_UNAVAILABLE ? 'KEYS UNAVAILABLE' : 'INVALID'
+    if (values.json) {
+      printJson({
+        valid: false,
+        code: error.code ?? null,
+        message: error.message,
+        ...(error.claim !== undefined ? { claim: error.claim } : {}),
+        ...(error.reason !== undefined ? { reason: error.reason } : {}),
+        ...(error.kid !== undefined ? { kid: error.kid } : {}),
+        ...(error.status !== undefined ? { status: error.status } : {}),
+        ...(error.retryAfter !== undefined ? { retryAfter: error.retryAfter } : {}),
+        explanation: lines,
+        header: ctx.decoded.header ?? null,
+        payload: ctx.decoded.payload ?? null,
+      })
+    } else {
+      if (ctx.decoded.header !== undefined) printDecoded('UNVERIFIED', ctx.decoded)
+      process.stdout.write(`\n${verdictWord} (${error.code ?? 'error'}): ${error.message}\n${lines.map((l) => `  ${l}`).join('\n')}\n`)
+    }
+    return exit
+  } finally {
+    verifier.close()
+  }
+}
+
+async function main(argv) {
+  const [command, ...rest] = argv
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE)
+    return command === undefined ? EXIT.USAGE : EXIT.OK
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${require('./package.json').version}\n`)
+    return EXIT.OK
+  }
+  const commands = { verify: commandVerify, inspect: commandInspect, decode: commandDecode }
+  const run = commands[command]
+  if (!run) throw new UsageError(`unknown command "${command}" (commands: verify, inspect, decode)`)
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE)
+    return EXIT.OK
+  }
+  return run(rest)
+}
+
+if (require.main === module) {
+  const json = process.argv.includes('--json')
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      let code = EXIT.INVALID
+      if (err instanceof UsageError) code = EXIT.USAGE
+      else if (err instanceof KeysUnavailableError) code = EXIT.KEYS_UNAVAILABLE
+      if (json) printJson({ error: err.message, exitCode: code, ...(code === EXIT.USAGE ? { usage: 'jwks-verify --help' } : {}) })
+      process.stderr.write(`jwks-verify: ${err.message}\n${code === EXIT.USAGE ? 'Run "jwks-verify --help" for usage.\n' : ''}`)
+      process.exit(code)
+    },
+  )
+}
+
+module.exports = { main, formatDuration, decodeToken, describeKey, EXIT }
