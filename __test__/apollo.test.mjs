@@ -1,32 +1,21 @@
 // jwks-verify/apollo with the real Apollo Server 5 (startStandaloneServer) over real HTTP on 127.0.0.1.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
-import { Verifier } from 'jwks-verify';
 import { authContext, requireAuth, requireScope } from 'jwks-verify/apollo';
-import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
-import { startJwksServer } from './support/jwks-server.mjs';
+import { signJwt, now } from './support/keys.mjs';
+import { httpHarness, bearer } from './support/http-harness.mjs';
 
 const ISSUER = 'https://issuer.test/';
 const AUDIENCE = 'graphql';
+
+const { cleanups, startJwks, startKeys, claims, newVerifier } = httpHarness({ issuer: ISSUER, audience: AUDIENCE, claims: { scope: 'orders:read' } });
 
 let key;
 let otherKey;
 let jwks;
 let base;
-const cleanups = [];
-
-function claims(extra = {}) {
-  const t = now();
-  return { iss: ISSUER, aud: AUDIENCE, sub: 'alice', iat: t, exp: t + 300, scope: 'orders:read', ...extra };
-}
-
-function newVerifier(jwksUri) {
-  const v = new Verifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri });
-  cleanups.push(() => v.close());
-  return v;
-}
 
 const typeDefs = `#graphql
   type Query { hello: String!, me: String!, orders: [String!]!, admin: String! }
@@ -59,18 +48,10 @@ async function gql(url, query, headers = {}) {
   });
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
-const bearer = (token) => ({ authorization: `Bearer ${token}` });
 
 before(async () => {
-  key = generateKey('EdDSA');
-  otherKey = generateKey('EdDSA', { kid: key.kid });
-  jwks = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => jwks.close());
+  ({ key, otherKey, jwks } = await startKeys('EdDSA'));
   base = await startApi({ verifier: newVerifier(jwks.url), realm: 'graphql' });
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
 });
 
 test('a valid token: resolvers see ctx.auth', async () => {
@@ -123,8 +104,7 @@ test('a resolver requiring a scope: FORBIDDEN without it', async () => {
 });
 
 test('provider outage on a cold cache: SERVICE_UNAVAILABLE, 503 with Retry-After', async () => {
-  const down = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => down.close());
+  const down = await startJwks(key);
   down.setMode({ type: 'status', status: 500 });
   const url = await startApi({ verifier: newVerifier(down.url), retryAfter: 11 });
   const r = await gql(url, '{ hello }', bearer(signJwt(key, claims())));

@@ -7,91 +7,21 @@
 // clock (`clockMs`), so each test works whatever the tests before it advanced.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import addon from '../index.js';
-import { generateKey, signJwt, toJwks } from './support/keys.mjs';
-import { startJwksServer, sendJson } from './support/jwks-server.mjs';
-import { advanceClock, errorWith } from './support/expect.mjs';
+import { toJwks } from './support/keys.mjs';
+import { sendJson } from './support/jwks-server.mjs';
+import { errorWith } from './support/expect.mjs';
+import { advance, cacheHarness, ed, failure, many, verifyAll, waitFor } from './support/cache-harness.mjs';
 
-const { Verifier, createVerifier } = addon;
+const { createVerifier } = addon;
 const ISSUER = 'https://issuer.cache.test';
 
 // ---- helpers ----
 
-let advancedMs = 0;
-/** Moves the addon's clock forward by `ms` and remembers it (this file runs in its own process). */
-function advance(ms) {
-  advanceClock(ms);
-  advancedMs += ms;
-}
-/** The addon's clock in milliseconds. */
-const clockMs = () => Date.now() + advancedMs;
-
-let serial = 0;
-/** A token for `key` dated on the addon's clock: valid for `ttl` seconds (3600 unless told), unique `jti`. */
-function token(key, { kid = key.kid, ttl = 3600, claims = {} } = {}) {
-  const iat = Math.floor(clockMs() / 1000);
-  return signJwt(key, { iss: ISSUER, sub: 'user-1', jti: `c${++serial}`, iat, exp: iat + ttl, ...claims }, { kid });
-}
-
-/** Polls `predicate` every 10 ms for at most `timeoutMs` of real time. */
-async function waitFor(predicate, what, timeoutMs = 2000) {
-  const end = Date.now() + timeoutMs;
-  for (let i = 0; i < 100_000; i++) {
-    if (await predicate()) return;
-    if (Date.now() > end) break;
-    await sleep(10);
-  }
-  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-/** Lets background work that should NOT happen get its chance, before asserting that it did not. */
-const settle = () => sleep(150);
+const { token, settle, setup } = cacheHarness({ issuer: ISSUER, jtiPrefix: 'c', settleMs: 150 });
 
 /** Waits until a refresh after expiry has landed: the verifier's keys are fresh again. */
 const landed = (v) => waitFor(() => v.health()[0]?.state === 'fresh', 'the refresh to land (health fresh)');
-
-/** The error `promise` rejects with (fails the test if it resolves). */
-async function failure(promise) {
-  let result;
-  try {
-    result = await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail(`expected a rejection, got a result: ${JSON.stringify(result?.payload)}`);
-}
-
-/** Verifies every token at once; all must succeed. */
-async function verifyAll(verifier, tokens) {
-  const results = await Promise.allSettled(tokens.map((t) => verifier.verify(t)));
-  const bad = results.filter((r) => r.status === 'rejected');
-  assert.equal(bad.length, 0, `${bad.length} of ${tokens.length} failed, first: ${bad[0]?.reason?.code} ${bad[0]?.reason?.message}`);
-  return results.map((r) => r.value);
-}
-
-const many = (n, make) => Array.from({ length: n }, (_, i) => make(i));
-
-/** A JWKS server with `keys` and a factory of Verifiers on its URL; everything is closed after the test. */
-async function setup(t, keys, options = {}) {
-  const server = await startJwksServer({ jwks: toJwks(keys) });
-  const verifiers = [];
-  const make = (extra = {}, factory = (o) => new Verifier(o)) => {
-    const v = factory({ issuer: ISSUER, jwksUri: server.url, ...options, ...extra });
-    verifiers.push(v);
-    return v;
-  };
-  t.after(async () => {
-    try {
-      for (const v of verifiers) v.close();
-    } finally {
-      await server.close();
-    }
-  });
-  return { server, make };
-}
-
-const ed = () => generateKey('EdDSA');
 
 // ---- single flight and freshness ----
 
@@ -162,51 +92,58 @@ test('stale-while-revalidate: after maxAge, verifications succeed at once with t
 
 // ---- Cache-Control ----
 
+/**
+ * Answers the JWKS with `Cache-Control: cacheControl` under `cache` options, then checks where the first refresh
+ * comes: none after advancing `quietMs` past the first fetch (`notYet`), one after advancing `dueMs` more (`due`).
+ */
+async function checkRefreshPoint(t, { cache, cacheControl, quietMs, dueMs, notYet, due }) {
+  const key = ed();
+  const { server, make } = await setup(t, [key], { cache });
+  server.setHeaders({ 'Cache-Control': cacheControl });
+  const v = make();
+  await v.verify(token(key));
+  advance(quietMs);
+  await verifyAll(v, many(20, () => token(key)));
+  await settle();
+  assert.equal(server.count, 1, notYet);
+  advance(dueMs);
+  await verifyAll(v, many(20, () => token(key)));
+  await waitFor(() => server.count === 2, due);
+}
+
 for (const cacheControl of ['max-age=5', 'max-age=0', 'no-store', 'no-cache']) {
   test(`Cache-Control "${cacheControl}" is clamped up to the cooldown (30 s)`, async (t) => {
-    const key = ed();
-    const { server, make } = await setup(t, [key], { cache: { maxAge: 600, cooldown: 30 } });
-    server.setHeaders({ 'Cache-Control': cacheControl });
-    const v = make();
-    await v.verify(token(key));
-    advance(20_000); // long past 5 s, before 90 % of 30 s
-    await verifyAll(v, many(20, () => token(key)));
-    await settle();
-    assert.equal(server.count, 1, 'no refresh before 90 % of the cooldown');
-    advance(8_000); // 28 s: past 27 s (90 % of 30 s)
-    await verifyAll(v, many(20, () => token(key)));
-    await waitFor(() => server.count === 2, 'the refresh once 90 % of the clamped lifetime passed');
+    await checkRefreshPoint(t, {
+      cache: { maxAge: 600, cooldown: 30 },
+      cacheControl,
+      quietMs: 20_000, // long past 5 s, before 90 % of 30 s
+      dueMs: 8_000, // 28 s: past 27 s (90 % of 30 s)
+      notYet: 'no refresh before 90 % of the cooldown',
+      due: 'the refresh once 90 % of the clamped lifetime passed',
+    });
   });
 }
 
 test('Cache-Control max-age above maxAge is clamped down to maxAge', async (t) => {
-  const key = ed();
-  const { server, make } = await setup(t, [key], { cache: { maxAge: 60, cooldown: 10 } });
-  server.setHeaders({ 'Cache-Control': 'public, max-age=86400' });
-  const v = make();
-  await v.verify(token(key));
-  advance(50_000);
-  await verifyAll(v, many(20, () => token(key)));
-  await settle();
-  assert.equal(server.count, 1, 'no refresh before 90 % of maxAge');
-  advance(5_000); // 55 s: past 54 s (90 % of 60 s)
-  await verifyAll(v, many(20, () => token(key)));
-  await waitFor(() => server.count === 2, 'the refresh once 90 % of maxAge passed');
+  await checkRefreshPoint(t, {
+    cache: { maxAge: 60, cooldown: 10 },
+    cacheControl: 'public, max-age=86400',
+    quietMs: 50_000,
+    dueMs: 5_000, // 55 s: past 54 s (90 % of 60 s)
+    notYet: 'no refresh before 90 % of maxAge',
+    due: 'the refresh once 90 % of maxAge passed',
+  });
 });
 
 test('Cache-Control max-age between cooldown and maxAge is honoured', async (t) => {
-  const key = ed();
-  const { server, make } = await setup(t, [key], { cache: { maxAge: 600, cooldown: 10 } });
-  server.setHeaders({ 'Cache-Control': 'max-age=40' });
-  const v = make();
-  await v.verify(token(key));
-  advance(30_000);
-  await verifyAll(v, many(20, () => token(key)));
-  await settle();
-  assert.equal(server.count, 1, 'no refresh before 90 % of max-age=40');
-  advance(7_000); // 37 s: past 36 s
-  await verifyAll(v, many(20, () => token(key)));
-  await waitFor(() => server.count === 2, 'the refresh once 90 % of max-age=40 passed');
+  await checkRefreshPoint(t, {
+    cache: { maxAge: 600, cooldown: 10 },
+    cacheControl: 'max-age=40',
+    quietMs: 30_000,
+    dueMs: 7_000, // 37 s: past 36 s
+    notYet: 'no refresh before 90 % of max-age=40',
+    due: 'the refresh once 90 % of max-age=40 passed',
+  });
 });
 
 // ---- unknown kid and the cooldown ----
@@ -376,6 +313,25 @@ test('rotation via a scheduled refresh: the removed key and its cached verificat
 /** The JWKS requests the server logged (not other paths). */
 const jwksRequests = (server) => server.log.filter((e) => e.path === server.path);
 
+/**
+ * Lets the keys (maxAge 60 s) expire: the refresh sends `requestHeader: expected` and is answered 304, which keeps
+ * the keys and renews their freshness.
+ */
+async function checkNotModifiedRefresh(server, v, key, requestHeader, expected) {
+  advance(61_000);
+  await v.verify(token(key));
+  await waitFor(() => server.count === 2, 'the refresh');
+  assert.equal(jwksRequests(server)[1].headers[requestHeader], expected);
+  await waitFor(() => v.stats().notModified === 1, 'stats().notModified === 1');
+
+  // keys stay, and the 304 renewed freshness: no fetch for most of another maxAge
+  await verifyAll(v, many(20, () => token(key)));
+  advance(45_000);
+  await verifyAll(v, many(20, () => token(key)));
+  await settle();
+  assert.equal(server.count, 2, 'the 304 renewed freshness');
+}
+
 test('ETag: the refresh sends If-None-Match, a 304 keeps the keys and renews freshness', async (t) => {
   const a = ed();
   const b = ed();
@@ -386,18 +342,7 @@ test('ETag: the refresh sends If-None-Match, a 304 keeps the keys and renews fre
   assert.equal(server.count, 1);
   assert.equal(jwksRequests(server)[0].headers['if-none-match'], undefined, 'the first fetch is unconditional');
 
-  advance(61_000);
-  await v.verify(token(a));
-  await waitFor(() => server.count === 2, 'the refresh');
-  assert.equal(jwksRequests(server)[1].headers['if-none-match'], '"v1"');
-  await waitFor(() => v.stats().notModified === 1, 'stats().notModified === 1');
-
-  // keys stay, and the 304 renewed freshness: no fetch for most of another maxAge
-  await verifyAll(v, many(20, () => token(a)));
-  advance(45_000);
-  await verifyAll(v, many(20, () => token(a)));
-  await settle();
-  assert.equal(server.count, 2, 'the 304 renewed freshness');
+  await checkNotModifiedRefresh(server, v, a, 'if-none-match', '"v1"');
 
   // a changed set with a new ETag arrives as a 200
   server.setJwks(toJwks(a, b));
@@ -417,16 +362,7 @@ test('Last-Modified: the refresh sends If-Modified-Since, a 304 keeps the keys',
   await v.verify(token(a));
   assert.equal(jwksRequests(server)[0].headers['if-modified-since'], undefined, 'the first fetch is unconditional');
 
-  advance(61_000);
-  await v.verify(token(a));
-  await waitFor(() => server.count === 2, 'the refresh');
-  assert.equal(jwksRequests(server)[1].headers['if-modified-since'], lastModified);
-  await waitFor(() => v.stats().notModified === 1, 'stats().notModified === 1');
-  await verifyAll(v, many(20, () => token(a)));
-  advance(45_000);
-  await verifyAll(v, many(20, () => token(a)));
-  await settle();
-  assert.equal(server.count, 2, 'the 304 renewed freshness');
+  await checkNotModifiedRefresh(server, v, a, 'if-modified-since', lastModified);
 });
 
 // ---- sharing, blocking, close ----

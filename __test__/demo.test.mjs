@@ -3,34 +3,14 @@
 // which other suites use, against node:crypto directly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { startIssuer } from '../examples/issuer.mjs';
 import { genesysCloud, genesysCloudOptions, GENESYS_REGIONS } from '../examples/genesys-cloud.mjs';
 import { scayleOptions } from '../examples/scayle.mjs';
+import { runNode } from './support/run-node.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** Run `node <file> ...args` in the package root; resolve { code, stdout, stderr }. Killed after `timeoutMs`. */
-function runNode(file, args = [], timeoutMs = 60_000) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+/** Run `node <file> ...args` in the package root; resolve { code, signal, stdout, stderr, ms }. Killed after 60 s. */
+const runExample = (file, args = []) => runNode([file, ...args], { killAfterMs: 60_000 });
 
 /** The output line whose label starts with `label` inside the section that starts with `heading`. */
 function lineIn(output, heading, label) {
@@ -73,7 +53,7 @@ function cryptoVerify(token, jwk) {
 }
 
 test('npm run demo: examples/demo.mjs exits 0 and shows every scenario', async () => {
-  const { code, signal, stdout, stderr } = await runNode('examples/demo.mjs');
+  const { code, signal, stdout, stderr } = await runExample('examples/demo.mjs');
   assert.equal(signal, null, `demo was killed (${signal})\n${stdout}\n${stderr}`);
   assert.equal(code, 0, `demo exited ${code}\n${stdout}\n${stderr}`);
   assert.match(stdout, /^All \d+ checks passed\.$/m);
@@ -97,7 +77,7 @@ test('npm run demo: examples/demo.mjs exits 0 and shows every scenario', async (
 });
 
 test('examples/scayle.mjs runs against the embedded issuer and exits 0', async () => {
-  const { code, stdout, stderr } = await runNode('examples/scayle.mjs', ['--local']);
+  const { code, stdout, stderr } = await runExample('examples/scayle.mjs', ['--local']);
   assert.equal(code, 0, `scayle.mjs exited ${code}\n${stdout}\n${stderr}`);
   assert.match(stdout, /verify\(token\)\s+ok/);
   assert.match(stdout, /keys kept for\s+600 s/);
@@ -105,7 +85,7 @@ test('examples/scayle.mjs runs against the embedded issuer and exits 0', async (
 });
 
 test('examples/genesys-cloud.mjs runs against the embedded issuer (x5c keys) and exits 0', async () => {
-  const { code, stdout, stderr } = await runNode('examples/genesys-cloud.mjs');
+  const { code, stdout, stderr } = await runExample('examples/genesys-cloud.mjs');
   assert.equal(code, 0, `genesys-cloud.mjs exited ${code}\n${stdout}\n${stderr}`);
   assert.match(stdout, /published key members\s+.*x5c/);
   assert.doesNotMatch(stdout, /published key members\s+.*\bn\b/);

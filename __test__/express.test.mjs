@@ -1,53 +1,32 @@
 // jwks-verify/express with the real Express 5 over real HTTP on 127.0.0.1 (and plain node:http as Connect would).
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { createRequire } from 'node:module';
 import express from 'express';
 import { Verifier, advanceClockForTests } from 'jwks-verify';
 import authenticateDefault, { authenticate, requireScope, parseAuthorization, challenge } from 'jwks-verify/express';
-import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
-import { startJwksServer } from './support/jwks-server.mjs';
+import { generateKey, signJwt, now } from './support/keys.mjs';
+import { httpHarness, get, bearer } from './support/http-harness.mjs';
 
 const require = createRequire(import.meta.url);
 const ISSUER = 'https://issuer.test/';
 const AUDIENCE = 'api://orders';
 
+const { cleanups, startJwks, startKeys, claims, newVerifier, listen } = httpHarness({
+  issuer: ISSUER,
+  audience: AUDIENCE,
+  claims: { scope: 'orders:read profile' },
+});
+
 let key;
 let otherKey;
 let jwks;
 let base;
-const cleanups = [];
 
 before(async () => {
-  key = generateKey('RS256');
-  otherKey = generateKey('RS256', { kid: key.kid }); // same kid, different key: a bad signature
-  jwks = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => jwks.close());
+  ({ key, otherKey, jwks } = await startKeys('RS256')); // otherKey: same kid, different key: a bad signature
   base = await startApp(authenticate({ verifier: newVerifier(), realm: 'orders' }));
 });
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-function claims(extra = {}) {
-  const t = now();
-  return { iss: ISSUER, aud: AUDIENCE, sub: 'alice', iat: t, exp: t + 300, scope: 'orders:read profile', ...extra };
-}
-
-function newVerifier(jwksUri = jwks.url, extra = {}) {
-  const v = new Verifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri, ...extra });
-  cleanups.push(() => v.close());
-  return v;
-}
-
-async function listen(app) {
-  const server = http.createServer(app);
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  return `http://127.0.0.1:${server.address().port}`;
-}
 
 /** An Express app with `mw` on /api and a few routes. */
 async function startApp(mw) {
@@ -61,21 +40,6 @@ async function startApp(mw) {
   app.use((err, req, res, next) => res.status(500).json({ handled: err.code ?? err.message }));
   return listen(app);
 }
-
-async function get(url, headers = {}) {
-  const res = await fetch(url, { headers });
-  const text = await res.text();
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: res.status, headers: res.headers, body };
-}
-
-const bearer = (token) => ({ authorization: `Bearer ${token}` });
-
 
 test('a valid token: next() runs with req.auth = { payload, header, issuer, token }', async () => {
   const token = signJwt(key, claims());
@@ -149,8 +113,7 @@ test('a CORS preflight passes without a token; a plain OPTIONS does not', async 
 });
 
 test('provider outage on a cold cache: 503 with Retry-After, never 401', async () => {
-  const down = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => down.close());
+  const down = await startJwks(key);
   down.setMode({ type: 'status', status: 500, body: 'oops' });
   const url = await startApp(authenticate({ verifier: newVerifier(down.url), retryAfter: 7 }));
   const r = await get(`${url}/api/me`, bearer(signJwt(key, claims())));
@@ -163,8 +126,7 @@ test('provider outage on a cold cache: 503 with Retry-After, never 401', async (
 });
 
 test('rate limited provider: 503 with the Retry-After the provider gave', async () => {
-  const limited = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => limited.close());
+  const limited = await startJwks(key);
   limited.setMode({ type: 'status', status: 429, headers: { 'retry-after': '120' } });
   const url = await startApp(authenticate(newVerifier(limited.url))); // a Verifier passed directly
   const r = await get(`${url}/api/me`, bearer(signJwt(key, claims())));
@@ -286,8 +248,7 @@ test('attacker-controlled text in the description cannot break or inject headers
 });
 
 test('keys cached, then the provider fails: requests keep passing on the last good keys (last: moves the clock)', async () => {
-  const flaky = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => flaky.close());
+  const flaky = await startJwks(key);
   const url = await startApp(authenticate({ verifier: newVerifier(flaky.url, { cache: { maxAge: 60 } }) }));
   assert.equal((await get(`${url}/api/me`, bearer(signJwt(key, claims())))).status, 200);
   flaky.setMode({ type: 'status', status: 500 });

@@ -1,32 +1,22 @@
 // jwks-verify/fastify with the real Fastify 5 over real HTTP on 127.0.0.1.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { Verifier } from 'jwks-verify';
 import jwksVerify from 'jwks-verify/fastify';
-import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
-import { startJwksServer } from './support/jwks-server.mjs';
+import { signJwt, now } from './support/keys.mjs';
+import { httpHarness, get, bearer } from './support/http-harness.mjs';
 
 const ISSUER = 'https://issuer.test/';
 const AUDIENCE = 'api://orders';
+
+const { cleanups, startJwks, startKeys, claims, newVerifier } = httpHarness({ issuer: ISSUER, audience: AUDIENCE, claims: { scope: 'orders:read' } });
 
 let key;
 let otherKey;
 let jwks;
 let base;
-const cleanups = [];
-
-function claims(extra = {}) {
-  const t = now();
-  return { iss: ISSUER, aud: AUDIENCE, sub: 'alice', iat: t, exp: t + 300, scope: 'orders:read', ...extra };
-}
-
-function newVerifier(jwksUri) {
-  const v = new Verifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri });
-  cleanups.push(() => v.close());
-  return v;
-}
 
 /** A Fastify app with the plugin registered with `options`; returns its base URL. */
 async function startApp(options, { global = false } = {}) {
@@ -42,29 +32,9 @@ async function startApp(options, { global = false } = {}) {
   return { url, app };
 }
 
-async function get(url, headers = {}) {
-  const res = await fetch(url, { headers });
-  const text = await res.text();
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: res.status, headers: res.headers, body };
-}
-const bearer = (token) => ({ authorization: `Bearer ${token}` });
-
 before(async () => {
-  key = generateKey('ES256');
-  otherKey = generateKey('ES256', { kid: key.kid });
-  jwks = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => jwks.close());
+  ({ key, otherKey, jwks } = await startKeys('ES256'));
   ({ url: base } = await startApp({ verifier: newVerifier(jwks.url), realm: 'orders' }));
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
 });
 
 test('a valid token: request.auth holds payload, header, issuer', async () => {
@@ -110,8 +80,7 @@ test('malformed headers: 400 invalid_request', async () => {
 });
 
 test('provider outage on a cold cache: 503 with Retry-After', async () => {
-  const down = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => down.close());
+  const down = await startJwks(key);
   down.setMode({ type: 'status', status: 500 });
   const { url } = await startApp({ verifier: newVerifier(down.url) });
   const r = await get(`${url}/me`, bearer(signJwt(key, claims())));

@@ -6,78 +6,17 @@
 // clock (`clockMs`).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
-import addon from '../index.js';
-import { generateKey, signJwt, toJwks } from './support/keys.mjs';
-import { startJwksServer } from './support/jwks-server.mjs';
-import { advanceClock, errorWith } from './support/expect.mjs';
+import { toJwks } from './support/keys.mjs';
+import { errorWith } from './support/expect.mjs';
+import { advance, cacheHarness, clockMs, ed, failure, waitFor } from './support/cache-harness.mjs';
 
-const { Verifier } = addon;
 const ISSUER = 'https://issuer.observability.test';
 
 // ---- helpers ----
 
-let advancedMs = 0;
-/** Moves the addon's clock forward by `ms` and remembers it (this file runs in its own process). */
-function advance(ms) {
-  advanceClock(ms);
-  advancedMs += ms;
-}
-/** The addon's clock in milliseconds. */
-const clockMs = () => Date.now() + advancedMs;
+const { token, settle, setup } = cacheHarness({ issuer: ISSUER, jtiPrefix: 'b', settleMs: 120 });
 
-let serial = 0;
-/** A token for `key` dated on the addon's clock: valid for `ttl` seconds (3600 unless told), unique `jti`. */
-function token(key, { kid = key.kid, ttl = 3600 } = {}) {
-  const iat = Math.floor(clockMs() / 1000);
-  return signJwt(key, { iss: ISSUER, sub: 'user-1', jti: `b${++serial}`, iat, exp: iat + ttl }, { kid });
-}
-
-/** Polls `predicate` every 10 ms for at most `timeoutMs` of real time. */
-async function waitFor(predicate, what, timeoutMs = 2000) {
-  const end = Date.now() + timeoutMs;
-  for (let i = 0; i < 100_000; i++) {
-    if (await predicate()) return;
-    if (Date.now() > end) break;
-    await sleep(10);
-  }
-  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-const settle = () => sleep(120);
-
-/** The error `promise` rejects with (fails the test if it resolves). */
-async function failure(promise) {
-  let result;
-  try {
-    result = await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail(`expected a rejection, got a result: ${JSON.stringify(result?.payload)}`);
-}
-
-/** A JWKS server with `keys` and a factory of Verifiers on its URL; everything is closed after the test. */
-async function setup(t, keys, options = {}) {
-  const server = await startJwksServer({ jwks: toJwks(keys) });
-  const verifiers = [];
-  const make = (extra = {}) => {
-    const v = new Verifier({ issuer: ISSUER, jwksUri: server.url, ...options, ...extra });
-    verifiers.push(v);
-    return v;
-  };
-  t.after(async () => {
-    try {
-      for (const v of verifiers) v.close();
-    } finally {
-      await server.close();
-    }
-  });
-  return { server, make };
-}
-
-const ed = () => generateKey('EdDSA');
 const sorted = (a) => [...a].sort();
 const isEpochMs = (x) => typeof x === 'number' && Number.isFinite(x) && x > 1.5e12 && x < 1e14;
 const STAT_COUNTERS = ['verifications', 'tokenCacheHits', 'fetches', 'notModified', 'fetchErrors', 'cooldownRefusals', 'staleServes'];

@@ -8,42 +8,15 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import addon from '../index.js';
-import { generateKey, signJwt, toJwks } from './support/keys.mjs';
-import { startJwksServer } from './support/jwks-server.mjs';
-import { advanceClock, errorWith } from './support/expect.mjs';
+import { toJwks } from './support/keys.mjs';
+import { errorWith } from './support/expect.mjs';
+import { advance, cacheHarness, clockMs, clockOffsetMs, ed, failure, many, verifyAll, waitFor } from './support/cache-harness.mjs';
 
-const { Verifier } = addon;
 const ISSUER = 'https://issuer.outage.test';
 
 // ---- helpers ----
 
-let advancedMs = 0;
-/** Moves the addon's clock forward by `ms` and remembers it (this file runs in its own process). */
-function advance(ms) {
-  advanceClock(ms);
-  advancedMs += ms;
-}
-/** The addon's clock in milliseconds. */
-const clockMs = () => Date.now() + advancedMs;
-
-let serial = 0;
-/** A token for `key` dated on the addon's clock: valid for an hour, unique `jti`. */
-function token(key, { kid = key.kid } = {}) {
-  const iat = Math.floor(clockMs() / 1000);
-  return signJwt(key, { iss: ISSUER, sub: 'user-1', jti: `o${++serial}`, iat, exp: iat + 3600 }, { kid });
-}
-
-/** Polls `predicate` every 10 ms for at most `timeoutMs` of real time. */
-async function waitFor(predicate, what, timeoutMs = 2000) {
-  const end = Date.now() + timeoutMs;
-  for (let i = 0; i < 100_000; i++) {
-    if (await predicate()) return;
-    if (Date.now() > end) break;
-    await sleep(10);
-  }
-  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+const { token, settle, setup } = cacheHarness({ issuer: ISSUER, jtiPrefix: 'o', settleMs: 120 });
 
 /**
  * A point in the addon's time (real time plus advances), taken right after an event such as a failed request;
@@ -51,35 +24,17 @@ async function waitFor(predicate, what, timeoutMs = 2000) {
  */
 function mark() {
   const real = Date.now();
-  const adv = advancedMs;
+  const adv = clockOffsetMs();
   return {
     advanceTo(ms) {
-      const passed = Date.now() - real + (advancedMs - adv);
+      const passed = Date.now() - real + (clockOffsetMs() - adv);
       if (ms > passed) advance(Math.ceil(ms - passed));
     },
   };
 }
 
-/** Lets background work finish (or get its chance to happen) before the next step. */
-const settle = () => sleep(120);
-
-/** The error `promise` rejects with (fails the test if it resolves). */
-async function failure(promise) {
-  let result;
-  try {
-    result = await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail(`expected a rejection, got a result: ${JSON.stringify(result?.payload)}`);
-}
-
 /** Verifies `n` fresh tokens of `key` at once; all must succeed. */
-async function verifyMany(verifier, key, n = 20) {
-  const results = await Promise.allSettled(Array.from({ length: n }, () => verifier.verify(token(key))));
-  const bad = results.filter((r) => r.status === 'rejected');
-  assert.equal(bad.length, 0, `${bad.length} of ${n} failed, first: ${bad[0]?.reason?.code} ${bad[0]?.reason?.message}`);
-}
+const verifyMany = (verifier, key, n = 20) => verifyAll(verifier, many(n, () => token(key)));
 
 /** `n` verifications that must all fail with `code` (and `fields`), quickly. */
 async function failMany(verifier, key, n, code, fields) {
@@ -93,26 +48,6 @@ async function failMany(verifier, key, n, code, fields) {
   assert.ok(elapsed < 1000, `failing at once should be fast, took ${elapsed} ms`);
 }
 
-/** A JWKS server with `keys` and a factory of Verifiers on its URL; everything is closed after the test. */
-async function setup(t, keys, options = {}) {
-  const server = await startJwksServer({ jwks: toJwks(keys) });
-  const verifiers = [];
-  const make = (extra = {}) => {
-    const v = new Verifier({ issuer: ISSUER, jwksUri: server.url, ...options, ...extra });
-    verifiers.push(v);
-    return v;
-  };
-  t.after(async () => {
-    try {
-      for (const v of verifiers) v.close();
-    } finally {
-      await server.close();
-    }
-  });
-  return { server, make };
-}
-
-const ed = () => generateKey('EdDSA');
 const status = (code, headers = {}) => ({ type: 'status', status: code, headers, body: 'upstream trouble' });
 
 // ---- Retry-After as an HTTP-date (first: see inside) ----
@@ -122,7 +57,7 @@ test('Retry-After as an HTTP-date (503, cold): ERR_JWKS_RATE_LIMITED until that 
   const { server, make } = await setup(t, [key]);
   // First in this file, while the clock offset is still 0: an HTTP-date then means the same on the addon's
   // clock, on real time and against the response's Date header.
-  assert.equal(advancedMs, 0, 'this test must run before any advanceClock');
+  assert.equal(clockOffsetMs(), 0, 'this test must run before any advanceClock');
   const at = new Date(clockMs() + 8_000).toUTCString(); // 7-8 s from now
   server.setMode(status(503, { 'Retry-After': at }));
   const v = make();

@@ -5,16 +5,15 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateKey, signJwt, toJwks } from './support/keys.mjs';
 import { startJwksServer } from './support/jwks-server.mjs';
 import { clockNow } from './support/expect.mjs';
+import { runNode } from './support/run-node.mjs';
 
 const ADDON = fileURLToPath(new URL('../index.js', import.meta.url));
-const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { Verifier } = createRequire(import.meta.url)(ADDON);
 
 const ISSUER = 'https://issuer.runtime.test';
@@ -137,27 +136,6 @@ describe('worker_threads', () => {
     }
   });
 });
-
-/** Runs `node args...`; resolves `{ code, signal, stdout, stderr, ms }`; kills the child after `killAfterMs`. */
-function runNode(args, { cwd = PACKAGE_ROOT, env = {}, killAfterMs = 20_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
 
 describe('process lifetime', () => {
   let dir;

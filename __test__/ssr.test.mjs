@@ -1,29 +1,25 @@
 // The React SSR example (examples/ssr/server.mjs): renderToString for the verified user, over real HTTP.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { Verifier } from 'jwks-verify';
 import { createSsrServer } from '../examples/ssr/server.mjs';
-import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
-import { startJwksServer } from './support/jwks-server.mjs';
+import { signJwt, now } from './support/keys.mjs';
+import { httpHarness } from './support/http-harness.mjs';
 
 const ISSUER = 'https://issuer.test/';
+const { startJwks, startKeys, claims, newVerifier, listen } = httpHarness({
+  issuer: ISSUER,
+  audience: 'web',
+  claims: { name: 'Alice', scope: 'profile orders:read' },
+});
+
 let key;
 let otherKey;
 let jwks;
 let base;
-const cleanups = [];
-
-function claims(extra = {}) {
-  const t = now();
-  return { iss: ISSUER, aud: 'web', sub: 'alice', name: 'Alice', iat: t, exp: t + 300, scope: 'profile orders:read', ...extra };
-}
 
 async function startSsr(jwksUri) {
-  const verifier = new Verifier({ issuer: ISSUER, audience: 'web', jwksUri });
-  const server = createSsrServer({ verifier });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)), () => verifier.close());
-  return `http://127.0.0.1:${server.address().port}/`;
+  const server = createSsrServer({ verifier: newVerifier(jwksUri) });
+  return `${await listen(server)}/`;
 }
 
 async function get(url, headers = {}) {
@@ -32,15 +28,8 @@ async function get(url, headers = {}) {
 }
 
 before(async () => {
-  key = generateKey('PS256');
-  otherKey = generateKey('PS256', { kid: key.kid });
-  jwks = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => jwks.close());
+  ({ key, otherKey, jwks } = await startKeys('PS256'));
   base = await startSsr(jwks.url);
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
 });
 
 test('a valid token (header or cookie): the profile is rendered on the server', async () => {
@@ -80,8 +69,7 @@ test('expired, badly signed, missing and malformed tokens: the sign-in page, not
 });
 
 test('provider outage on a cold cache: 503 page with Retry-After', async () => {
-  const down = await startJwksServer({ jwks: toJwks(key) });
-  cleanups.push(() => down.close());
+  const down = await startJwks(key);
   down.setMode({ type: 'status', status: 500 });
   const url = await startSsr(down.url);
   const r = await get(url, { authorization: `Bearer ${signJwt(key, claims())}` });

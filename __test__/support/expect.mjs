@@ -46,7 +46,17 @@ export function advanceClock(ms) {
   offsetMs += ms;
 }
 
+/** How far `advanceClock` has moved the addon's clock in this process so far, in milliseconds. */
+export function clockOffsetMs() {
+  return offsetMs;
+}
+
+/** The addon's current time in milliseconds: real time plus every `advanceClock` of this process. */
+export function clockMs() {
+  return Date.now() + offsetMs;
+}
+
 /** The addon's current time in whole seconds: real time plus every `advanceClock` of this process. */
 export function clockNow() {
-  return Math.floor((Date.now() + offsetMs) / 1000);
+  return Math.floor(clockMs() / 1000);
 }
