@@ -168,17 +168,55 @@ impl TypeName for JsVerified {
 
 impl ToNapiValue for JsVerified {
     unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        let env = Env::from_raw(raw_env);
-        let json: Object = env.get_global()?.get_named_property("JSON")?;
-        let parse: Function<String, Unknown> = json.get_named_property("parse")?;
-        let payload = parse.call(val.0.payload_json.to_string())?;
-        let header = parse.call(val.0.header_json.to_string())?;
-        let mut obj = Object::new(&env)?;
-        obj.set_named_property("payload", payload)?;
-        obj.set_named_property("header", header)?;
-        obj.set_named_property("issuer", &*val.0.issuer)?;
-        Ok(obj.raw())
+        let text = val.0.result_json();
+        let mut string = std::ptr::null_mut();
+        check_status!(sys::napi_create_string_utf8(
+            raw_env,
+            text.as_ptr().cast(),
+            text.len() as isize,
+            &mut string
+        ))?;
+        let parse = json_parse(raw_env)?;
+        let mut undefined = std::ptr::null_mut();
+        check_status!(sys::napi_get_undefined(raw_env, &mut undefined))?;
+        let mut result = std::ptr::null_mut();
+        check_status!(sys::napi_call_function(
+            raw_env,
+            undefined,
+            parse,
+            1,
+            &string,
+            &mut result
+        ))?;
+        Ok(result)
     }
+}
+
+thread_local! {
+    /// `JSON.parse` of the env that runs on this thread (one env per JS thread), looked up once.
+    /// The reference is never deleted: one per thread, and deleting it at thread exit, after the
+    /// env is gone, would be unsound.
+    static JSON_PARSE: std::cell::Cell<(sys::napi_env, sys::napi_ref)> =
+        const { std::cell::Cell::new((std::ptr::null_mut(), std::ptr::null_mut())) };
+}
+
+unsafe fn json_parse(env: sys::napi_env) -> Result<sys::napi_value> {
+    let (cached_env, reference) = JSON_PARSE.get();
+    let mut parse = std::ptr::null_mut();
+    if cached_env == env && !reference.is_null() {
+        check_status!(sys::napi_get_reference_value(env, reference, &mut parse))?;
+        if !parse.is_null() {
+            return Ok(parse);
+        }
+    }
+    let e = Env::from_raw(env);
+    let json: Object = e.get_global()?.get_named_property("JSON")?;
+    let function: Unknown = json.get_named_property("parse")?;
+    parse = function.raw();
+    let mut reference = std::ptr::null_mut();
+    check_status!(sys::napi_create_reference(env, parse, 1, &mut reference))?;
+    JSON_PARSE.set((env, reference));
+    Ok(parse)
 }
 
 /// A promise resolved at once (token-cache hit: no thread hop).

@@ -164,7 +164,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % tokens.len();
                 match uncached.begin(black_box(&tokens[i])) {
-                    Ok(Step::Compute(job)) => job.run().map(|v| v.payload_json.len()),
+                    Ok(Step::Compute(job)) => job.run().map(|v| v.payload_json().len()),
                     _ => panic!("{}: expected a compute step", s.alg),
                 }
             })
@@ -175,7 +175,7 @@ fn bench(c: &mut Criterion) {
     let _ = cached.verify_sync(&hit).expect("first verification");
     c.bench_function("verify RS256 (token-cache hit)", |b| {
         b.iter(|| match cached.begin(black_box(&hit)) {
-            Ok(Step::Done(v)) => v.payload_json.len(),
+            Ok(Step::Done(v)) => v.payload_json().len(),
             _ => panic!("expected a token-cache hit"),
         })
     });

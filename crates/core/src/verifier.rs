@@ -22,12 +22,57 @@ use crate::keyset::KeySet;
 use crate::options::{IssuerOptions, KeySource, Options};
 use crate::token::{self, Text, Token};
 
-/// A successful verification: JSON texts for the caller to parse, and the issuer matched.
+/// A successful verification, as one JSON text `{"payload":…,"header":…,"issuer":…}`: the
+/// addon hands it to a single `JSON.parse`, which gives a fresh result object on every call.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    pub header_json: Arc<str>,
-    pub payload_json: Arc<str>,
-    pub issuer: Arc<str>,
+    result_json: Arc<str>,
+    payload: std::ops::Range<usize>,
+    header: std::ops::Range<usize>,
+    issuer: Arc<str>,
+}
+
+impl Verified {
+    fn new(payload_json: &str, header_json: &str, issuer: Arc<str>) -> Verified {
+        let issuer_json = serde_json::to_string(&*issuer).unwrap_or_else(|_| "\"\"".to_owned());
+        let mut text =
+            String::with_capacity(payload_json.len() + header_json.len() + issuer_json.len() + 32);
+        text.push_str("{\"payload\":");
+        let payload = text.len()..text.len() + payload_json.len();
+        text.push_str(payload_json);
+        text.push_str(",\"header\":");
+        let header = text.len()..text.len() + header_json.len();
+        text.push_str(header_json);
+        text.push_str(",\"issuer\":");
+        text.push_str(&issuer_json);
+        text.push('}');
+        Verified {
+            result_json: Arc::from(text),
+            payload,
+            header,
+            issuer,
+        }
+    }
+
+    /// `{"payload":…,"header":…,"issuer":…}`.
+    pub fn result_json(&self) -> &str {
+        &self.result_json
+    }
+
+    /// The payload JSON text, as the token carried it.
+    pub fn payload_json(&self) -> &str {
+        &self.result_json[self.payload.clone()]
+    }
+
+    /// The protected header JSON text, as the token carried it.
+    pub fn header_json(&self) -> &str {
+        &self.result_json[self.header.clone()]
+    }
+
+    /// The issuer matched (the token's `iss` when `iss` is not checked).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
 }
 
 /// What [`Verifier::begin`] leaves to do.
@@ -664,11 +709,7 @@ impl Inner {
             (None, Text::Value(iss)) => Arc::from(iss.as_str()),
             _ => Arc::clone(&issuer.name),
         };
-        let verified = Verified {
-            header_json: Arc::from(parsed.header_json.as_str()),
-            payload_json: Arc::from(parsed.payload_json.as_str()),
-            issuer: issuer_name,
-        };
+        let verified = Verified::new(&parsed.payload_json, &parsed.header_json, issuer_name);
         if let Some(tokens) = &self.tokens {
             let entry = CachedToken {
                 verified: verified.clone(),
@@ -804,5 +845,26 @@ impl Inner {
             }
         }
         stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_json_is_one_document_with_the_parts_in_place() {
+        let v = Verified::new(
+            r#"{"sub":"u","n":[1,2]}"#,
+            r#"{"alg":"ES256"}"#,
+            Arc::from("https://i/\"q\""),
+        );
+        let doc: serde_json::Value = serde_json::from_str(v.result_json()).expect("valid JSON");
+        assert_eq!(doc["payload"]["n"][1], 2);
+        assert_eq!(doc["header"]["alg"], "ES256");
+        assert_eq!(doc["issuer"], "https://i/\"q\"");
+        assert_eq!(v.payload_json(), r#"{"sub":"u","n":[1,2]}"#);
+        assert_eq!(v.header_json(), r#"{"alg":"ES256"}"#);
+        assert_eq!(v.issuer(), "https://i/\"q\"");
     }
 }
