@@ -1,14 +1,15 @@
 // Side-by-side benchmark: jwks-verify against the JWT/JWKS libraries users would pick instead.
 //
 //   node bench/run.mjs [--quick] [--only=jose,jwks-verify,...] [--alg=RS256,ES256]
-//                      [--rounds=3] [--measure=1000] [--warmup=1000] [--pool=10000] [--no-memory]
+//                      [--rounds=3] [--measure=1000] [--warmup=1000] [--pool=10000] [--no-memory] [--docs]
 //
 // Every library verifies the same tokens (exp, iss and aud checked) against the same JWKS server
 // on 127.0.0.1. Workloads: RS256 / ES256 / EdDSA x {one token repeated, a pool of distinct tokens}
 // x {1, 64 in flight}. Libraries run one at a time, each in its own worker process, interleaved
 // cell by cell and repeated for several rounds; the tables show medians across rounds.
-// Results: markdown on stdout, JSON in bench/results/latest.json; `node bench/chart.mjs` draws
-// docs/benchmarks.svg from the JSON (a full run draws it too).
+// Results: markdown on stdout (and bench/results/latest.md), JSON in bench/results/latest.json.
+// `node bench/chart.mjs` draws docs/benchmarks.svg from the JSON and `node bench/update-doc.mjs`
+// refreshes the tables in docs/benchmarks.md; `--docs` does both after the run.
 
 import { fork, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -25,14 +26,24 @@ const RESULTS_DIR = path.join(HERE, 'results')
 
 // ---------------------------------------------------------------- options
 
+class UsageError extends Error {}
+
 function parseArgs (argv) {
+  try {
+    return parseFlags(argv)
+  } catch (err) {
+    throw new UsageError(err.message)
+  }
+}
+
+function parseFlags (argv) {
   const flags = {}
   for (const arg of argv) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)
     if (!m) throw new Error(`unknown argument ${arg} (see the header of bench/run.mjs)`)
     flags[m[1]] = m[2] === undefined ? true : m[2]
   }
-  const known = ['quick', 'only', 'alg', 'rounds', 'measure', 'warmup', 'pool', 'no-memory', 'no-chart']
+  const known = ['quick', 'only', 'alg', 'rounds', 'measure', 'warmup', 'pool', 'no-memory', 'docs']
   for (const k of Object.keys(flags)) if (!known.includes(k)) throw new Error(`unknown flag --${k}; known: ${known.join(', ')}`)
   const quick = flags.quick === true
   const num = (name, dflt) => {
@@ -69,9 +80,7 @@ function parseArgs (argv) {
     rewarmMs: Math.min(warmup, quick ? 100 : 300),
     poolSize: Math.round(num('pool', 10000)),
     memory: flags['no-memory'] !== true,
-    full: !quick && !only && !flags.alg && flags.rounds === undefined && flags.measure === undefined &&
-      flags.pool === undefined && flags.warmup === undefined,
-    chart: flags['no-chart'] !== true
+    docs: flags.docs === true
   }
 }
 
@@ -183,8 +192,8 @@ function startWorker (peer) {
     async stop () {
       let info = null
       if (!exited) {
-        try { info = await this.call({ type: 'close' }) } catch {}
-        child.disconnect()
+        try { info = await this.call({ type: 'close' }, 10_000) } catch {}
+        try { child.disconnect() } catch {}
       }
       await new Promise((resolve) => exited ? resolve() : child.once('exit', resolve))
       return info
@@ -194,7 +203,7 @@ function startWorker (peer) {
 
 // ---------------------------------------------------------------- schedule
 
-export const WORKLOADS = []
+const WORKLOADS = []
 for (const alg of ALGS) {
   for (const set of ['same', 'pool']) {
     for (const conc of [1, 64]) WORKLOADS.push({ alg, set, conc })
@@ -384,10 +393,11 @@ async function main () {
     fs.writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdown)
     process.stdout.write(markdown)
     log(`\nJSON: ${path.relative(ROOT, jsonPath)} (markdown: bench/results/latest.md)`)
-    if (opts.full && opts.chart) {
+    if (opts.docs) {
       execFileSync(process.execPath, [path.join(HERE, 'chart.mjs'), jsonPath], { stdio: 'inherit' })
+      execFileSync(process.execPath, [path.join(HERE, 'update-doc.mjs'), jsonPath], { stdio: 'inherit' })
     } else {
-      log('chart: node bench/chart.mjs (a full run draws docs/benchmarks.svg itself)')
+      log('docs: node bench/chart.mjs && node bench/update-doc.mjs (or run with --docs)')
     }
     const broken = peerInfo.filter((p) => Object.values(p.gate).some((g) => !g.ok && !g.unsupported) && !(p.id.startsWith('jwks-verify') && !addonBuilt))
     if (broken.length) {
@@ -415,23 +425,34 @@ function memoryProbe ({ tokensFile, issuer, jwksUri }) {
       try { resolve(JSON.parse(out.trim().split('\n').pop())) } catch { resolve({ mode, error: `memory probe produced no result: ${out.slice(0, 200)}` }) }
     })
   })
+  // Three probes each, alternating, and the median of each: RSS moves by a megabyte or two between runs.
   return (async () => {
-    const cached = await one('cached')
-    const uncached = await one('uncached')
+    const runs = { cached: [], uncached: [] }
+    for (let k = 0; k < 3; k++) {
+      for (const mode of ['cached', 'uncached']) runs[mode].push(await one(mode))
+    }
+    const pick = (list) => {
+      const failed = list.find((r) => r.error)
+      if (failed) return failed
+      const sorted = [...list].sort((a, b) => a.rssDeltaMB - b.rssDeltaMB)
+      return { ...sorted[1], allRssDeltaMB: list.map((r) => +r.rssDeltaMB.toFixed(2)) }
+    }
+    const cached = pick(runs.cached)
+    const uncached = pick(runs.uncached)
     const error = cached.error || uncached.error
     return {
       cached,
       uncached,
       error,
-      // Conservative: the whole RSS growth of the process that holds the cache.
+      // The whole RSS growth of the process whose Verifier holds the cache.
       rssForCacheMB: cached.error ? null : cached.rssDeltaMB,
-      // The same work without a token cache grows RSS by this much (allocator, JIT): the cache's own share is the difference.
+      // The same work without a token cache grows RSS too (allocator arenas, JIT): the cache's own share is the difference.
       rssCacheOnlyMB: error ? null : cached.rssDeltaMB - uncached.rssDeltaMB
     }
   })()
 }
 
 main().catch((err) => {
-  console.error(err)
-  process.exitCode = 1
+  console.error(err instanceof UsageError ? `bench: ${err.message}` : err)
+  process.exitCode = err instanceof UsageError ? 2 : 1
 })
