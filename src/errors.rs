@@ -26,17 +26,13 @@ fn error_object<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
     Ok(obj)
 }
 
-/// A napi error that throws (or rejects with) the JS error object itself.
+/// A napi error that throws (or rejects with) the JS error object itself; sync methods return it
+/// as their `Err`, async callbacks as their rejection.
 pub fn core_error(env: &Env, e: &CoreError) -> Error {
     match error_object(env, e) {
         Ok(obj) => Error::from(obj.to_unknown()),
         Err(err) => err,
     }
-}
-
-/// Alias used by sync paths.
-pub fn throw(env: &Env, e: &CoreError) -> Error {
-    core_error(env, e)
 }
 
 /// A promise already rejected with the error (no thread hop).

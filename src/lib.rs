@@ -14,7 +14,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::convert::{event_sink, options_to_json, JsVerified};
-use crate::errors::{core_error, reject, throw};
+use crate::errors::{core_error, reject};
 
 /// Verifies JWTs against an identity provider's JWKS (or local keys), with a process-wide key
 /// cache that refreshes in the background, survives outages and respects rate limits.
@@ -48,14 +48,14 @@ impl Task for VerifyTask {
 }
 
 fn build(env: &Env, options: Unknown<'_>) -> Result<CoreVerifier> {
-    let (value, secret, on_event) = options_to_json(options).map_err(|e| throw(env, &e))?;
+    let (value, secret, on_event) = options_to_json(options).map_err(|e| core_error(env, &e))?;
     let parsed = options::parse(&value, secret.map_or(SecretBytes::None, SecretBytes::Bytes))
-        .map_err(|e| throw(env, &e))?;
+        .map_err(|e| core_error(env, &e))?;
     let sink = match on_event {
         Some(f) => Some(event_sink(env, f)?),
         None => None,
     };
-    CoreVerifier::new(parsed, sink).map_err(|e| throw(env, &e))
+    CoreVerifier::new(parsed, sink).map_err(|e| core_error(env, &e))
 }
 
 #[napi]
@@ -106,11 +106,11 @@ impl Verifier {
         ts_return_type = "VerifyResult<T>"
     )]
     pub fn verify_sync(&self, env: Env, token: Unknown<'_>) -> Result<JsVerified> {
-        let token = convert::token_string(&token).map_err(|e| throw(&env, &e))?;
+        let token = convert::token_string(&token).map_err(|e| core_error(&env, &e))?;
         self.core
             .verify_sync(&token)
             .map(JsVerified)
-            .map_err(|e| throw(&env, &e))
+            .map_err(|e| core_error(&env, &e))
     }
 
     /// Fetch every issuer's keys now. Resolves at once for local keys; with several issuers,
