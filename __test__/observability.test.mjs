@@ -353,3 +353,14 @@ test('token cache: an entry lives at most cache.maxAge', async (t) => {
   await v.verify(tk);
   assert.equal(v.stats().tokenCacheHits, hits + 1, 'a new entry hits again');
 });
+
+test('stats(): a token that is not a string is counted as a failure (verify and verifySync)', async (t) => {
+  const a = ed();
+  const { make } = await setup(t, [a]);
+  const v = make();
+  await assert.rejects(v.verify(42), errorWith('ERR_JWS_INVALID'));
+  assert.throws(() => v.verifySync(undefined), errorWith('ERR_JWS_INVALID'));
+  const stats = v.stats();
+  assert.equal(stats.verifications, 2);
+  assert.equal(stats.failures.ERR_JWS_INVALID, 2);
+});

@@ -78,7 +78,10 @@ impl Verifier {
     pub fn verify<'env>(&self, env: &'env Env, token: Unknown<'env>) -> Result<Unknown<'env>> {
         let token = match convert::token_string(&token) {
             Ok(t) => t,
-            Err(e) => return reject(env, &e),
+            Err(e) => {
+                self.core.count_refusal(&e);
+                return reject(env, &e);
+            }
         };
         match self.core.begin(&token) {
             Err(e) => reject(env, &e),
@@ -106,7 +109,10 @@ impl Verifier {
         ts_return_type = "VerifyResult<T>"
     )]
     pub fn verify_sync(&self, env: Env, token: Unknown<'_>) -> Result<JsVerified> {
-        let token = convert::token_string(&token).map_err(|e| core_error(&env, &e))?;
+        let token = convert::token_string(&token).map_err(|e| {
+            self.core.count_refusal(&e);
+            core_error(&env, &e)
+        })?;
         self.core
             .verify_sync(&token)
             .map(JsVerified)

@@ -322,6 +322,11 @@ impl Verifier {
         self.inner.stats()
     }
 
+    /// Count a call refused before it reached the engine (e.g. a token that is not a string).
+    pub fn count_refusal(&self, error: &Error) {
+        self.inner.count::<()>(&Err(error.clone()));
+    }
+
     /// Stop background work of this Verifier; later calls fail with ERR_VERIFIER_CLOSED.
     pub fn close(&self) {
         if !self.inner.closed.swap(true, Ordering::SeqCst) {
