@@ -33,13 +33,17 @@ impl Task for VerifyTask {
     type JsValue = JsVerified;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        match self.job.take() {
-            Some(job) => Ok(job.run()),
-            None => Err(Error::new(
+        let job = self
+            .job
+            .take()
+            .ok_or_else(|| Error::new(Status::GenericFailure, "verification task ran twice"))?;
+        // napi-rs does not catch panics in `compute`: one must reject this promise, not abort Node.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())).map_err(|_| {
+            Error::new(
                 Status::GenericFailure,
-                "verification task ran twice",
-            )),
-        }
+                "jwks-verify: internal error during verification",
+            )
+        })
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -61,7 +65,7 @@ fn build(env: &Env, options: Unknown<'_>) -> Result<CoreVerifier> {
 #[napi]
 impl Verifier {
     /// Create a verifier. Throws `ERR_INVALID_OPTIONS` (naming the option) when an option is wrong.
-    #[napi(constructor, ts_args_type = "options: VerifierOptions")]
+    #[napi(constructor, catch_unwind, ts_args_type = "options: VerifierOptions")]
     pub fn new(env: Env, options: Unknown<'_>) -> Result<Self> {
         Ok(Verifier {
             core: build(&env, options)?,
@@ -71,6 +75,7 @@ impl Verifier {
     /// Verify a compact JWS. Resolves `{ payload, header, issuer }`; rejects with an `Error`
     /// whose `code` says why (see `ErrorCode`). Signature checks run off the JS thread.
     #[napi(
+        catch_unwind,
         ts_generic_types = "T = JwtPayload",
         ts_args_type = "token: string",
         ts_return_type = "Promise<VerifyResult<T>>"
@@ -104,6 +109,7 @@ impl Verifier {
     /// Verify with cached keys only; never does I/O. Throws `ERR_JWKS_NOT_LOADED` when the keys
     /// are not cached yet (and starts loading them in the background).
     #[napi(
+        catch_unwind,
         ts_generic_types = "T = JwtPayload",
         ts_args_type = "token: string",
         ts_return_type = "VerifyResult<T>"
@@ -121,7 +127,7 @@ impl Verifier {
 
     /// Fetch every issuer's keys now. Resolves at once for local keys; with several issuers,
     /// rejects with the first failure (the others stay loaded).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn ready<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
         let core = self.core.clone();
         let promise = env
@@ -133,7 +139,7 @@ impl Verifier {
 
     /// Per issuer: state `'fresh' | 'stale' | 'failing' | 'empty'`, kids, fetchedAt, expiresAt
     /// (epoch ms or null) and the last error.
-    #[napi(ts_return_type = "IssuerHealth[]")]
+    #[napi(catch_unwind, ts_return_type = "IssuerHealth[]")]
     pub fn health(&self) -> Vec<convert::IssuerHealthJs> {
         self.core
             .health()
@@ -144,21 +150,21 @@ impl Verifier {
 
     /// Counters: verifications, failures by code, token-cache hits, fetches, 304s, fetch
     /// errors, cooldown refusals, stale serves.
-    #[napi(ts_return_type = "VerifierStats")]
+    #[napi(catch_unwind, ts_return_type = "VerifierStats")]
     pub fn stats(&self) -> convert::StatsJs {
         convert::StatsJs::from(self.core.stats())
     }
 
     /// Stop this verifier's background work. Idempotent; later calls reject with
     /// `ERR_VERIFIER_CLOSED`. Other verifiers sharing a key cache are not affected.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.core.close();
     }
 }
 
 /// Same as `new Verifier(options)`.
-#[napi(ts_args_type = "options: VerifierOptions")]
+#[napi(catch_unwind, ts_args_type = "options: VerifierOptions")]
 pub fn create_verifier(env: Env, options: Unknown<'_>) -> Result<Verifier> {
     Ok(Verifier {
         core: build(&env, options)?,
