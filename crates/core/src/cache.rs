@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -18,6 +18,7 @@ use crate::events::{Event, EventKind, EventSink};
 use crate::fetch::{elapsed_ms, Fetched, Fetcher, HttpOptions, Validators};
 use crate::jwk::Origin;
 use crate::keyset::KeySet;
+use crate::registry::{client_identity, intern, Registry};
 use crate::runtime;
 
 /// Most kids remembered as missing per URL.
@@ -54,6 +55,14 @@ impl CachePolicy {
             None => max,
             Some(d) => (d.as_millis() as u64).clamp(self.cooldown_ms.min(max), max),
         }
+    }
+
+    /// Wait after the `failures`-th consecutive failure `err`: the backoff, or the provider's
+    /// Retry-After when longer.
+    pub fn wait_after_failure_ms(&self, failures: u32, err: &Error) -> u64 {
+        let backoff = self.backoff_ms(failures);
+        err.retry_after
+            .map_or(backoff, |secs| backoff.max(secs.saturating_mul(1000)))
     }
 
     /// Wait after the `failures`-th consecutive failure: 1 s doubling, at most the cooldown.
@@ -477,11 +486,8 @@ impl KeyCache {
         {
             let mut st = self.lock();
             st.failures = st.failures.saturating_add(1);
-            let mut wait = self.policy.backoff_ms(st.failures);
-            if let Some(secs) = err.retry_after {
-                wait = wait.max(secs.saturating_mul(1000));
-            }
-            st.next_attempt_at = now.saturating_add(wait);
+            st.next_attempt_at =
+                now.saturating_add(self.policy.wait_after_failure_ms(st.failures, &err));
             st.last_error = Some(err.clone());
         }
         let mut event = Event::new(EventKind::Error, &self.url);
@@ -552,7 +558,7 @@ fn is_missing(st: &State, kid: Option<&str>, now: u64) -> bool {
 }
 
 /// The last error, with `retryAfter` set to the seconds left until the next attempt.
-fn with_retry_after(err: &Error, wait_ms: u64) -> Error {
+pub(crate) fn with_retry_after(err: &Error, wait_ms: u64) -> Error {
     let mut err = err.clone();
     err.retry_after = Some(wait_ms.div_ceil(1000));
     err
@@ -573,37 +579,23 @@ impl Drop for ClearInflight<'_> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct CacheId {
-    url: String,
-    headers: Vec<(String, String)>,
-    ca: Option<String>,
-}
+type CacheId = (String, Vec<(String, String)>, Option<String>);
 
-static REGISTRY: OnceLock<Mutex<HashMap<CacheId, Weak<KeyCache>>>> = OnceLock::new();
+static REGISTRY: Registry<CacheId, KeyCache> = OnceLock::new();
 
 /// The process-wide cache for (URL, `http.headers`, `http.ca`). The second value is true when
 /// the cache already existed with another policy (the first Verifier's policy wins).
 pub fn shared(url: &str, http: &HttpOptions, policy: CachePolicy) -> Result<(Arc<KeyCache>, bool)> {
-    let mut headers = http.headers.clone();
-    headers.sort();
-    let id = CacheId {
-        url: url.to_owned(),
-        headers,
-        ca: http.ca.clone(),
-    };
-    let mut registry = REGISTRY
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(cache) = registry.get(&id).and_then(Weak::upgrade) {
-        let conflict = cache.policy != policy;
-        return Ok((cache, conflict));
-    }
-    registry.retain(|_, weak| weak.strong_count() > 0);
-    let cache = KeyCache::new(url.to_owned(), Fetcher::new(http.clone())?, policy);
-    registry.insert(id, Arc::downgrade(&cache));
-    Ok((cache, false))
+    let (headers, ca) = client_identity(http);
+    let (cache, existed) = intern(&REGISTRY, (url.to_owned(), headers, ca), || {
+        Ok(KeyCache::new(
+            url.to_owned(),
+            Fetcher::new(http.clone())?,
+            policy,
+        ))
+    })?;
+    let conflict = existed && cache.policy != policy;
+    Ok((cache, conflict))
 }
 
 #[cfg(test)]
@@ -631,6 +623,23 @@ mod tests {
             10_000,
             "cooldown above maxAge: maxAge wins"
         );
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_wait_never_shortens_it() {
+        let p = CachePolicy::default();
+        let mut err = Error::new(ErrorCode::RateLimited, "429");
+        assert_eq!(
+            p.wait_after_failure_ms(1, &err),
+            1_000,
+            "no Retry-After: the backoff"
+        );
+        err.retry_after = Some(7);
+        assert_eq!(p.wait_after_failure_ms(1, &err), 7_000);
+        err.retry_after = Some(0);
+        assert_eq!(p.wait_after_failure_ms(3, &err), 4_000);
+        err.retry_after = Some(u64::MAX);
+        assert_eq!(p.wait_after_failure_ms(1, &err), u64::MAX, "saturates");
     }
 
     #[test]

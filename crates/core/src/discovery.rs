@@ -1,16 +1,16 @@
 //! OpenID Connect discovery: `jwks_uri` from `{issuer}/.well-known/openid-configuration`,
 //! cached (24 h), single flight, backing off on failure, `issuer` checked exactly.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use serde_json::Value;
 
-use crate::cache::CachePolicy;
+use crate::cache::{with_retry_after, CachePolicy};
 use crate::clock;
 use crate::error::{Error, ErrorCode, Result};
 use crate::fetch::{check_url, Fetched, Fetcher, HttpOptions, Validators};
+use crate::registry::{client_identity, intern, Registry};
 use crate::runtime;
 
 /// How long a discovery document is used.
@@ -67,9 +67,7 @@ impl Discovery {
         }
         if st.inflight.is_none() && now < st.next_attempt_at {
             if let Some(err) = &st.last_error {
-                let mut err = err.clone();
-                err.retry_after = Some((st.next_attempt_at - now).div_ceil(1000));
-                return Resolved::Failing(err);
+                return Resolved::Failing(with_retry_after(err, st.next_attempt_at - now));
             }
         }
         Resolved::Missing
@@ -85,7 +83,7 @@ impl Discovery {
                 let now = clock::now_ms();
                 if st.jwks_uri.is_none() && now < st.next_attempt_at {
                     if let Some(err) = &st.last_error {
-                        return Err(err.clone());
+                        return Err(with_retry_after(err, st.next_attempt_at - now));
                     }
                 }
                 self.start(&mut st)
@@ -136,11 +134,8 @@ impl Discovery {
             }
             Err(err) => {
                 st.failures = st.failures.saturating_add(1);
-                let mut wait = CachePolicy::default().backoff_ms(st.failures);
-                if let Some(secs) = err.retry_after {
-                    wait = wait.max(secs * 1000);
-                }
-                st.next_attempt_at = now.saturating_add(wait);
+                st.next_attempt_at = now
+                    .saturating_add(CachePolicy::default().wait_after_failure_ms(st.failures, err));
                 st.last_error = Some(err.clone());
                 if let Some(uri) = &st.jwks_uri {
                     // Keep the known JWKS URL; a later attempt may refresh it.
@@ -176,27 +171,19 @@ impl Discovery {
 }
 
 type DiscoveryId = (String, String, Vec<(String, String)>, Option<String>);
-static REGISTRY: OnceLock<Mutex<HashMap<DiscoveryId, Weak<Discovery>>>> = OnceLock::new();
+static REGISTRY: Registry<DiscoveryId, Discovery> = OnceLock::new();
 
 /// The process-wide discovery state of (discovery URL, issuer, headers, CA).
 pub fn shared(url: &str, issuer: &str, http: &HttpOptions) -> Result<Arc<Discovery>> {
-    let mut headers = http.headers.clone();
-    headers.sort();
-    let id = (url.to_owned(), issuer.to_owned(), headers, http.ca.clone());
-    let mut registry = REGISTRY
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(d) = registry.get(&id).and_then(Weak::upgrade) {
-        return Ok(d);
-    }
-    registry.retain(|_, w| w.strong_count() > 0);
-    let d = Arc::new(Discovery {
-        url: url.to_owned(),
-        issuer: issuer.to_owned(),
-        fetcher: Fetcher::new(http.clone())?,
-        state: Mutex::new(State::default()),
-    });
-    registry.insert(id, Arc::downgrade(&d));
-    Ok(d)
+    let (headers, ca) = client_identity(http);
+    let id = (url.to_owned(), issuer.to_owned(), headers, ca);
+    let (discovery, _) = intern(&REGISTRY, id, || {
+        Ok(Arc::new(Discovery {
+            url: url.to_owned(),
+            issuer: issuer.to_owned(),
+            fetcher: Fetcher::new(http.clone())?,
+            state: Mutex::new(State::default()),
+        }))
+    })?;
+    Ok(discovery)
 }

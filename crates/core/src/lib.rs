@@ -20,5 +20,6 @@ pub mod discovery;
 pub mod events;
 pub mod fetch;
 pub mod options;
+mod registry;
 pub mod runtime;
 pub mod verifier;
