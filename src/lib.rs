@@ -88,14 +88,14 @@ impl Verifier {
                 return reject(env, &e);
             }
         };
-        match self.core.begin(&token) {
+        match self.core.begin(token) {
             Err(e) => reject(env, &e),
             Ok(Step::Done(v)) => convert::resolved(env, JsVerified(v)),
             Ok(Step::Compute(job)) => {
                 let work = env.spawn(VerifyTask { job: Some(job) })?;
                 Ok(work.promise_object().to_unknown())
             }
-            Ok(Step::NeedsIo) => {
+            Ok(Step::NeedsIo(token)) => {
                 let core = self.core.clone();
                 let promise = env.spawn_future_with_callback(
                     async move { Ok(core.verify(token).await) },
@@ -120,7 +120,7 @@ impl Verifier {
             core_error(&env, &e)
         })?;
         self.core
-            .verify_sync(&token)
+            .verify_sync(token)
             .map(JsVerified)
             .map_err(|e| core_error(&env, &e))
     }

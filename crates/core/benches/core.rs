@@ -163,7 +163,7 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("verify {} (no token cache)", s.alg), |b| {
             b.iter(|| {
                 i = (i + 1) % tokens.len();
-                match uncached.begin(black_box(&tokens[i])) {
+                match uncached.begin(black_box(tokens[i].clone())) {
                     Ok(Step::Compute(job)) => job.run().map(|v| v.payload_json().len()),
                     _ => panic!("{}: expected a compute step", s.alg),
                 }
@@ -174,7 +174,7 @@ fn bench(c: &mut Criterion) {
     let hit = token(&signers[0], &payload(1));
     let _ = cached.verify_sync(&hit).expect("first verification");
     c.bench_function("verify RS256 (token-cache hit)", |b| {
-        b.iter(|| match cached.begin(black_box(&hit)) {
+        b.iter(|| match cached.begin(black_box(hit.clone())) {
             Ok(Step::Done(v)) => v.payload_json().len(),
             _ => panic!("expected a token-cache hit"),
         })

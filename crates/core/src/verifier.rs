@@ -81,8 +81,8 @@ pub enum Step {
     Done(Verified),
     /// Keys are at hand: signature and claims remain (pure computation, any thread).
     Compute(Box<Job>),
-    /// Keys must be fetched first: call [`Verifier::verify`].
-    NeedsIo,
+    /// Keys must be fetched first: call [`Verifier::verify`] with the token handed back here.
+    NeedsIo(String),
 }
 
 /// Signature and claim checks for one token, ready to run on a worker thread.
@@ -265,7 +265,8 @@ impl Verifier {
     }
 
     /// The non-blocking part of a verification (never does I/O; may start a background refresh).
-    pub fn begin(&self, token: &str) -> Result<Step> {
+    /// Takes the token by value so a [`Job`] owns it without a copy.
+    pub fn begin(&self, token: String) -> Result<Step> {
         let result = self.inner.begin(token);
         match &result {
             Ok(Step::Done(_)) => self.inner.count(&Ok(())),
@@ -283,13 +284,13 @@ impl Verifier {
     }
 
     /// Verify with cached keys only. Without keys: ERR_JWKS_NOT_LOADED, and a background load starts.
-    pub fn verify_sync(&self, token: &str) -> Result<Verified> {
-        let result = match self.inner.begin(token) {
+    pub fn verify_sync(&self, token: impl Into<String>) -> Result<Verified> {
+        let result = match self.inner.begin(token.into()) {
             Ok(Step::Done(v)) => Ok(v),
             Ok(Step::Compute(job)) => {
                 return job.run();
             }
-            Ok(Step::NeedsIo) => Err(self.inner.background_io(token)),
+            Ok(Step::NeedsIo(token)) => Err(self.inner.background_io(token)),
             // No usable keys because the endpoint fails: for verifySync that is "not loaded".
             Err(e) if e.code.is_key_source_failure() => Err(Error::new(
                 ErrorCode::NotLoaded,
@@ -406,23 +407,23 @@ impl Inner {
         }
     }
 
-    fn begin(self: &Arc<Self>, token: &str) -> Result<Step> {
+    fn begin(self: &Arc<Self>, token: String) -> Result<Step> {
         self.check_open()?;
         let now = clock::now_ms();
-        if let Some(hit) = self.token_cache_hit(token, now)? {
+        if let Some(hit) = self.token_cache_hit(&token, now)? {
             return Ok(Step::Done(hit));
         }
-        let (parsed, alg, issuer) = self.route(token)?;
+        let (parsed, alg, issuer) = self.route(&token)?;
         match self.lookup(issuer, alg, &parsed, now)? {
             Lookup::Keys(candidates) => Ok(Step::Compute(Box::new(Job {
                 inner: Arc::clone(self),
-                token: token.to_owned(),
+                token,
                 parsed,
                 alg,
                 issuer,
                 candidates,
             }))),
-            _ => Ok(Step::NeedsIo),
+            _ => Ok(Step::NeedsIo(token)),
         }
     }
 
@@ -671,11 +672,10 @@ impl Inner {
     }
 
     /// For `verifySync` without keys: start the I/O in the background and say what is missing.
-    fn background_io(self: &Arc<Self>, token: &str) -> Error {
+    fn background_io(self: &Arc<Self>, token: String) -> Error {
         let inner = Arc::clone(self);
-        let owned = token.to_owned();
         crate::runtime::spawn(async move {
-            let _ = inner.verify_with_io(owned).await;
+            let _ = inner.verify_with_io(token).await;
         });
         Error::new(
             ErrorCode::NotLoaded,
