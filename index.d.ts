@@ -163,6 +163,18 @@ export interface VerifyError extends Error {
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A manual clock for tests (see the module documentation). Not part of the documented API. */
+export declare class TestClock {
+  /** A clock at wall time. Throws `ERR_INVALID_OPTIONS` unless `JWKS_VERIFY_TEST_CLOCK=1`. */
+  constructor()
+  /** Move this clock forward by `ms` milliseconds (it never goes back). */
+  advance(ms: number): void
+  /** The time this clock reads, in epoch milliseconds. */
+  now(): number
+  /** How far this clock has been moved, in milliseconds. */
+  get offsetMs(): number
+}
+
 /**
  * Verifies JWTs against an identity provider's JWKS (or local keys), with a process-wide key
  * cache that refreshes in the background, survives outages and respects rate limits.
@@ -202,14 +214,11 @@ export declare class Verifier {
   close(): void
 }
 
-/**
- * Test aid: move the clock this library uses (claims and cache timing) forward by `ms`
- * milliseconds, for the whole process. It never moves back.
- */
-export declare function advanceClockForTests(ms: number): void
-
 /** Same as `new Verifier(options)`. */
 export declare function createVerifier(options: VerifierOptions): Verifier
+
+/** Every `code` an error of this library can carry (the `ErrorCode` type lists the same). */
+export declare function errorCodes(): ErrorCode[]
 
 /** `{ code, message }` of an error, for health and events. */
 export interface ErrorInfo {

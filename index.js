@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.TestClock = nativeBinding.TestClock
 module.exports.Verifier = nativeBinding.Verifier
-module.exports.advanceClockForTests = nativeBinding.advanceClockForTests
 module.exports.createVerifier = nativeBinding.createVerifier
+module.exports.errorCodes = nativeBinding.errorCodes

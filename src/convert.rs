@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use jwks_verify_core::clock::Clock;
 use jwks_verify_core::events::{Event, EventSink};
 use jwks_verify_core::verifier::{IssuerHealth, Stats, Verified};
 use jwks_verify_core::{Error as CoreError, ErrorCode};
@@ -44,13 +45,15 @@ fn type_name(kind: ValueType) -> &'static str {
     }
 }
 
-/// Options as JSON for the core, plus a binary `secret` and the `onEvent` function.
-/// The options as the core reads them, a binary `secret`, and the `onEvent` function.
-pub type JsOptions<'env> = (
-    Value,
-    Option<Vec<u8>>,
-    Option<Function<'env, Unknown<'env>, ()>>,
-);
+/// The options as the core reads them, plus what JSON cannot carry.
+pub struct JsOptions<'env> {
+    pub value: Value,
+    /// A binary `secret` (a Uint8Array).
+    pub secret: Option<Vec<u8>>,
+    pub on_event: Option<Function<'env, Unknown<'env>, ()>>,
+    /// The `testClock` option's clock.
+    pub clock: Option<Clock>,
+}
 
 pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_>, CoreError> {
     let bad = |what: &str| {
@@ -66,6 +69,7 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
     let obj: Object = unsafe { options.cast() }.map_err(|_| bad("an unknown value"))?;
     let mut secret = None;
     let mut on_event = None;
+    let mut clock = None;
     let mut map = Map::new();
     for key in Object::keys(&obj).map_err(|_| bad("an unreadable object"))? {
         let value: Unknown = obj
@@ -85,11 +89,20 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
             );
             continue;
         }
+        if key == "testClock" {
+            clock = Some(crate::test_clock::clock_of(&value)?);
+            continue;
+        }
         if let Some(v) = to_json(&value, &key, 0)? {
             map.insert(key, v);
         }
     }
-    Ok((Value::Object(map), secret, on_event))
+    Ok(JsOptions {
+        value: Value::Object(map),
+        secret,
+        on_event,
+        clock,
+    })
 }
 
 fn to_json(

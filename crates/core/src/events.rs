@@ -1,5 +1,8 @@
 //! Events the caches report to the Verifiers that use them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
 use crate::error::Error;
 
 /// What happened.
@@ -64,4 +67,45 @@ impl Event {
 /// Receives events; implementations must not block (the glue queues them to the JS thread).
 pub trait EventSink: Send + Sync {
     fn emit(&self, event: Event);
+}
+
+/// The subscribers of one shared cache: every Verifier that uses it receives its events.
+#[derive(Default)]
+pub struct EventHub {
+    sinks: Mutex<Vec<(u64, Arc<dyn EventSink>)>>,
+    next: AtomicU64,
+}
+
+impl EventHub {
+    /// Receive events until [`EventHub::unsubscribe`] with the id returned.
+    pub fn subscribe(&self, sink: Arc<dyn EventSink>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.sinks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, sink));
+        id
+    }
+
+    /// Stop receiving events.
+    pub fn unsubscribe(&self, id: u64) {
+        self.sinks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(i, _)| *i != id);
+    }
+
+    /// Hand an event to every subscriber (outside the lock).
+    pub fn emit(&self, event: Event) {
+        let sinks: Vec<Arc<dyn EventSink>> = self
+            .sinks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(_, s)| Arc::clone(s))
+            .collect();
+        for sink in sinks {
+            sink.emit(event.clone());
+        }
+    }
 }

@@ -1,0 +1,134 @@
+//! What a Verifier reports about itself: counters (`stats()`) and per-issuer health
+//! (`health()`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::discovery::{self, Resolved};
+use crate::error::{Error, ErrorCode, Result};
+use crate::key_cache::{HealthState, KeyCache};
+use crate::keyset::KeySet;
+use crate::verifier::issuer::Issuer;
+
+/// Counters of one Verifier.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub verifications: u64,
+    pub failures: Vec<(&'static str, u64)>,
+    pub token_cache_hits: u64,
+    pub fetches: u64,
+    pub not_modified: u64,
+    pub fetch_errors: u64,
+    pub cooldown_refusals: u64,
+    pub stale_serves: u64,
+}
+
+/// Health of one issuer.
+#[derive(Debug, Clone)]
+pub struct IssuerHealth {
+    pub issuer: String,
+    pub jwks_uri: Option<String>,
+    pub state: HealthState,
+    pub kids: Vec<String>,
+    pub fetched_at: Option<u64>,
+    pub expires_at: Option<u64>,
+    pub last_error: Option<Error>,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Default)]
+pub struct Counters {
+    pub verifications: AtomicU64,
+    pub failures: [AtomicU64; ErrorCode::ALL.len()],
+    pub token_cache_hits: AtomicU64,
+    pub cooldown_refusals: AtomicU64,
+    pub stale_serves: AtomicU64,
+}
+
+impl Counters {
+    /// Count one verification and, when it failed, its code.
+    pub fn count<T>(&self, result: &Result<T>) {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = result {
+            if let Some(i) = ErrorCode::ALL.iter().position(|c| *c == e.code) {
+                self.failures[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Add one to a counter.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters, plus the fetch counters of each distinct key cache of `issuers`.
+    pub fn stats(&self, issuers: &[Issuer]) -> Stats {
+        let mut stats = Stats {
+            verifications: self.verifications.load(Ordering::Relaxed),
+            failures: ErrorCode::ALL
+                .iter()
+                .zip(self.failures.iter())
+                .map(|(code, n)| (code.as_str(), n.load(Ordering::Relaxed)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            token_cache_hits: self.token_cache_hits.load(Ordering::Relaxed),
+            cooldown_refusals: self.cooldown_refusals.load(Ordering::Relaxed),
+            stale_serves: self.stale_serves.load(Ordering::Relaxed),
+            ..Stats::default()
+        };
+        let mut seen: Vec<*const KeyCache> = Vec::new();
+        for cache in issuers.iter().filter_map(Issuer::cache) {
+            if seen.contains(&Arc::as_ptr(&cache)) {
+                continue;
+            }
+            seen.push(Arc::as_ptr(&cache));
+            let c = cache.counters();
+            stats.fetches += c.fetches.load(Ordering::Relaxed);
+            stats.not_modified += c.not_modified.load(Ordering::Relaxed);
+            stats.fetch_errors += c.fetch_errors.load(Ordering::Relaxed);
+        }
+        stats
+    }
+}
+
+/// Health of each issuer at `now`.
+pub fn health(issuers: &[Issuer], local: Option<&KeySet>, now: u64) -> Vec<IssuerHealth> {
+    issuers
+        .iter()
+        .map(|issuer| {
+            let name = issuer.name.to_string();
+            if let Some(cache) = issuer.cache() {
+                let h = cache.health(now);
+                return IssuerHealth {
+                    issuer: name,
+                    jwks_uri: Some(cache.url().to_owned()),
+                    state: h.state,
+                    kids: h.kids,
+                    fetched_at: h.fetched_at,
+                    expires_at: h.expires_at,
+                    last_error: h.last_error,
+                };
+            }
+            let (state, last_error) = match &issuer.discovery {
+                Some(d) => match discovery::resolved(d, now) {
+                    Resolved::Failing(e) => (HealthState::Failing, Some(e)),
+                    _ => (HealthState::Empty, None),
+                },
+                None => (HealthState::Fresh, None),
+            };
+            let kids = match (&issuer.discovery, local) {
+                (None, Some(local)) => local.kids(),
+                _ => Vec::new(),
+            };
+            IssuerHealth {
+                issuer: name,
+                jwks_uri: None,
+                state,
+                kids,
+                fetched_at: None,
+                expires_at: None,
+                last_error,
+            }
+        })
+        .collect()
+}
