@@ -18,7 +18,7 @@
 // The framework-neutral helpers below (`parseAuthorization`, `failureAnswer`, `scopeAnswer`, `challenge`) are
 // also used by `jwks-verify/fastify` and `jwks-verify/apollo`, so every entry point answers alike.
 
-const { Verifier } = require('./index.js')
+const { Verifier } = require('../index.js')
 
 /** Error codes meaning "the provider's signing keys cannot be had right now": 503, not 401. */
 const KEYS_UNAVAILABLE = new Set(['ERR_JWKS_FETCH_FAILED', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_RATE_LIMITED', 'ERR_JWKS_INVALID'])
