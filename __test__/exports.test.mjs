@@ -68,7 +68,7 @@ test('the entry points: CommonJS and ESM agree, and their declarations match', a
   }
 });
 
-test('package.json: every export target exists and is shipped by "files"; bin is cli.js', () => {
+test('package.json: every export target exists and is shipped by "files"; bin is bin/jwks-verify.js', () => {
   const targets = [];
   for (const [subpath, target] of Object.entries(pkg.exports)) {
     if (typeof target === 'string') targets.push(target);
@@ -82,7 +82,7 @@ test('package.json: every export target exists and is shipped by "files"; bin is
     assert.ok(existsSync(new URL(file, root)), `${t} exists`);
     if (file !== 'package.json') assert.ok(files.some((re) => re.test(file)), `${t} is in "files"`);
   }
-  assert.equal(pkg.bin['jwks-verify'].replace(/^\.\//, ''), 'cli.js');
+  assert.equal(pkg.bin['jwks-verify'].replace(/^\.\//, ''), 'bin/jwks-verify.js');
   assert.equal(require('jwks-verify/package.json').name, 'jwks-verify');
-  assert.throws(() => require('jwks-verify/cli.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+  assert.throws(() => require('jwks-verify/bin/jwks-verify.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
 });

@@ -1,9 +1,8 @@
 'use strict'
 // The HTTP answers of the jwks-verify entry points (express, fastify, apollo), framework-neutral: RFC 6750 section 3
 // as listed at the top of express.js. An answer is `{ status, headers, body }`; each entry point sends it its own way.
-// The one classification of error codes (401 invalid_token, 503 + Retry-After, else a server error) is here.
-
-const { Verifier } = require('../index.js')
+// The one classification of error codes (401 invalid_token, 503 + Retry-After, else a server error) is here; the
+// CLI reads it too.
 
 /** A token the verifier refused: 401 invalid_token. */
 const INVALID_TOKEN = Object.freeze({ status: 401 })
@@ -39,6 +38,12 @@ const ERROR_CLASSES = new Map([
   ['ERR_JWKS_INVALID', KEYS_UNAVAILABLE],
   ['ERR_REVALIDATION_FAILED', VALIDATION_UNAVAILABLE],
 ])
+
+/** True when `code` means the provider cannot be had right now (503 + Retry-After): it says nothing of the token. */
+function isUnavailable(code) {
+  const errorClass = ERROR_CLASSES.get(code)
+  return errorClass !== undefined && errorClass.status === 503
+}
 
 /** Retry-After (seconds) sent with a 503 when the error carries none. */
 const DEFAULT_RETRY_AFTER = 5
@@ -205,6 +210,8 @@ function resolveOptions(options, name) {
       )
     }
   } else {
+    // The addon is loaded when first needed: the CLI reads this module without it (decode, inspect).
+    const { Verifier } = require('../index.js')
     verifier = new Verifier(verifierOptions) // throws ERR_INVALID_OPTIONS naming a wrong option
     owned = true
   }
@@ -257,6 +264,7 @@ async function authenticateRequest(req, settings) {
 }
 
 module.exports = {
+  isUnavailable,
   challenge,
   parseAuthorization,
   failureAnswer,
