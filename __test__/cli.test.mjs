@@ -1,4 +1,4 @@
-// The jwks-verify CLI (cli.js) run as a child process against JWKS servers on 127.0.0.1.
+// The jwks-verify CLI (bin/jwks-verify.js) run as a child process against JWKS servers on 127.0.0.1.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
 import { startJwksServer, sendJson } from './support/jwks-server.mjs';
 
-const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../bin/jwks-verify.js', import.meta.url));
 const ISSUER = 'https://issuer.test/';
 
 let rsa;
@@ -228,9 +228,9 @@ test('inspect: an unreachable endpoint exits 3; plain http to another host exits
   assert.equal((await run(['inspect', 'http://example.invalid/jwks.json'])).code, 2);
 });
 
-test('the package declares cli.js as the jwks-verify bin, with a node shebang', () => {
+test('the package declares bin/jwks-verify.js as the jwks-verify bin, with a node shebang', () => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin['jwks-verify'];
-  assert.match(bin, /^(\.\/)?cli\.js$/);
+  assert.match(bin, /^(\.\/)?bin\/jwks-verify\.js$/);
   assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/);
 });

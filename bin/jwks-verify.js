@@ -6,6 +6,7 @@
 
 const crypto = require('node:crypto')
 const { parseArgs } = require('node:util')
+const { isUnavailable } = require('../lib/http-answers.js')
 
 const USAGE = `Usage:
   jwks-verify verify <token|-> --issuer <url> [--jwks-uri <url>] [--audience <aud>]... [options]
@@ -43,7 +44,6 @@ Exit codes:
 `
 
 const EXIT = { OK: 0, INVALID: 1, USAGE: 2, KEYS_UNAVAILABLE: 3 }
-const KEYS_UNAVAILABLE = new Set(['ERR_JWKS_FETCH_FAILED', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_RATE_LIMITED', 'ERR_JWKS_INVALID'])
 
 class UsageError extends Error {}
 class KeysUnavailableError extends Error {}
@@ -382,7 +382,7 @@ async function explain(err, ctx) {
       break
     }
     default:
-      if (KEYS_UNAVAILABLE.has(code)) {
+      if (isUnavailable(code)) {
         const jwksUri = ctx.configuredJwksUri || (await ctx.jwksUri({ fetch: false }))
         lines.push(`The issuer's signing keys could not be had${jwksUri ? ` from ${jwksUri}` : ''}: ${err.message}.`)
         if (err.status) lines.push(`The endpoint answered HTTP ${err.status}.`)
@@ -567,7 +567,7 @@ async function commandVerify(args) {
   }
   if (options.http.timeout && /^\d+(\.\d+)?$/.test(options.http.timeout)) options.http.timeout = Number(options.http.timeout)
 
-  const { Verifier } = require('./index.js')
+  const { Verifier } = require('../index.js')
   let verifier
   try {
     verifier = new Verifier(options)
@@ -611,7 +611,7 @@ async function commandVerify(args) {
     if (!error || typeof error !== 'object') error = new Error(String(error))
     if (error.code === 'ERR_INVALID_OPTIONS') throw new UsageError(error.message)
     const lines = await explain(error, ctx)
-    const exit = KEYS_UNAVAILABLE.has(error.code) ? EXIT.KEYS_UNAVAILABLE : EXIT.INVALID
+    const exit = isUnavailable(error.code) ? EXIT.KEYS_UNAVAILABLE : EXIT.INVALID
     const verdictWord = exit === EXIT.KEYS_UNAVAILABLE ? 'KEYS UNAVAILABLE' : 'INVALID'
     if (values.json) {
       printJson({
@@ -644,7 +644,7 @@ async function main(argv) {
     return command === undefined ? EXIT.USAGE : EXIT.OK
   }
   if (command === '--version' || command === '-v') {
-    process.stdout.write(`${require('./package.json').version}\n`)
+    process.stdout.write(`${require('../package.json').version}\n`)
     return EXIT.OK
   }
   const commands = { verify: commandVerify, inspect: commandInspect, decode: commandDecode }

@@ -1,6 +1,6 @@
 // Types of jwks-verify/express (Express 4/5 and Connect middleware).
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Verifier, VerifierOptions, JwtPayload, JwsHeader } from './index'
+import type { Verifier, VerifierOptions, JwtPayload, JwsHeader } from '../index'
 
 declare namespace authenticate {
   /** What a verified request carries as `req.auth`. */
