@@ -214,6 +214,9 @@ export declare class Verifier {
   close(): void
 }
 
+/** The algorithms a Verifier accepts by default (every asymmetric one), then the HS* ones. */
+export declare function algorithms(): { asymmetric: Algorithm[]; symmetric: Algorithm[] }
+
 /** Same as `new Verifier(options)`. */
 export declare function createVerifier(options: VerifierOptions): Verifier
 
@@ -226,6 +229,31 @@ export interface ErrorInfo {
   message: string
 }
 
+/**
+ * Judge each key of a JWKS as the Verifier does: usable, or why not. `local: true` judges a
+ * `keys` option (where `oct` keys are allowed) rather than a published JWKS.
+ */
+export declare function explainKeys(jwks: { keys: unknown[] }, options?: { local?: boolean }): KeyVerdict[]
+
+/** A fetched JSON document. */
+export interface FetchedDocument {
+  url: string
+  status: number
+  /** `cache-control`, `etag`, `last-modified`, `retry-after` when the answer had them. */
+  headers: Record<string, string>
+  /** The JSON body. */
+  body: any
+}
+
+/**
+ * GET a JSON document (a JWKS, a discovery document) under the rules the key cache follows:
+ * https only (loopback excepted, or `http.allowHttp`), at most 3 redirects, `http.maxBytes`,
+ * `http.timeout`, `http.headers` only to the URL's origin. Rejects with the key cache's codes
+ * (`ERR_JWKS_FETCH_FAILED`, `ERR_JWKS_TIMEOUT`, `ERR_JWKS_RATE_LIMITED`, `ERR_JWKS_INVALID`;
+ * `ERR_INVALID_OPTIONS` for a URL or option the policy refuses).
+ */
+export declare function fetchJson(url: string, http?: VerifierOptions['http']): Promise<FetchedDocument>
+
 /** Health of one issuer's keys. */
 export interface IssuerHealth {
   issuer: string
@@ -236,6 +264,27 @@ export interface IssuerHealth {
   expiresAt: number | null
   lastError: { code: ErrorCode; message: string } | null
 }
+
+/** The verdict on one JWK. */
+export interface KeyVerdict {
+  index: number
+  kid?: string
+  usable: boolean
+  /** Why the key is not used (absent when usable). */
+  reason?: string
+}
+
+/**
+ * Milliseconds of a duration as options take it: seconds, or `<number><ms|s|m|h|d>`. Throws
+ * `ERR_INVALID_OPTIONS` naming `name` (default `duration`).
+ */
+export declare function parseDuration(value: number | string, name?: string): number
+
+/**
+ * Why the Verifier would refuse to fetch `url` (`null` when it may): https only, plain http
+ * for loopback hosts or with `allowHttp`.
+ */
+export declare function urlRefusal(url: string, allowHttp?: boolean | undefined | null): string | null
 
 /** Counters of one verifier. */
 export interface VerifierStats {

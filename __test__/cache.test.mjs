@@ -3,7 +3,7 @@
 // requests (304). Every test starts its own JWKS server (a fresh URL, so a fresh process-wide key cache) and
 // asserts how many requests that server saw.
 //
-// Time: the addon's clock is moved with `advanceClock` (process-wide, forward only); tokens are dated on that
+// Time: the Verifiers read the test clock (`testClock`, see support/expect.mjs), moved with `advanceClock` (forward only); tokens are dated on that
 // clock (`clockMs`), so each test works whatever the tests before it advanced.
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
 // token cache as seen through stats().tokenCacheHits. Every test starts its own JWKS server (a fresh process-wide
 // key cache) and asserts the requests it saw.
 //
-// Time: the addon's clock is moved with `advanceClock` (process-wide, forward only); tokens are dated on that
+// Time: the Verifiers read the test clock (`testClock`, see support/expect.mjs), moved with `advanceClock` (forward only); tokens are dated on that
 // clock (`clockMs`).
 import test from 'node:test';
 import assert from 'node:assert/strict';

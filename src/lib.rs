@@ -6,6 +6,7 @@
 mod convert;
 mod errors;
 mod test_clock;
+mod tools;
 
 use jwks_verify_core::options::{self, SecretBytes};
 use jwks_verify_core::verifier::{Step, Verified, Verifier as CoreVerifier};

@@ -29,6 +29,7 @@ pub mod error;
 pub mod events;
 pub mod fetch;
 pub mod http_cache;
+pub mod inspect;
 pub mod json;
 pub mod jwk;
 pub mod key;

@@ -163,6 +163,12 @@ pub fn parse(value: &Value, secret_bytes: SecretBytes) -> Result<Options> {
     })
 }
 
+/// `http` options alone (for tools that fetch without a Verifier), named `http.*` in messages.
+pub fn parse_http_options(value: &Value) -> Result<HttpOptions> {
+    let wrapped = serde_json::json!({ "http": value });
+    http::parse_http(&Object::root(&wrapped)?)
+}
+
 fn parse_keys(f: &Field<'_>) -> Result<KeySet> {
     let list = f
         .value
