@@ -5,8 +5,8 @@
 
 mod convert;
 mod errors;
-mod test_clock;
-mod tools;
+pub mod test_clock;
+pub mod tools;
 
 use jwks_verify_core::options::{self, SecretBytes};
 use jwks_verify_core::verifier::{Step, Verified, Verifier as CoreVerifier};
