@@ -140,6 +140,8 @@ export type ErrorCode =
   | 'ERR_JWKS_INVALID'
   | 'ERR_JWKS_NOT_LOADED'
   | 'ERR_VERIFIER_CLOSED'
+  | 'ERR_TOKEN_REQUEST_FAILED'
+  | 'ERR_TOKEN_RATE_LIMITED'
 
 /** Every error thrown or rejected by this library. */
 export interface VerifyError extends Error {
@@ -153,6 +155,10 @@ export interface VerifyError extends Error {
   status?: number
   /** Seconds until the provider allows the next request. */
   retryAfter?: number
+  /** TokenSource: the `error` of the token endpoint's OAuth error answer, e.g. `'invalid_client'`. */
+  oauthError?: string
+  /** TokenSource: the `error_description` of that answer. */
+  errorDescription?: string
 }
 
 /**

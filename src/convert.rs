@@ -325,20 +325,20 @@ impl From<Stats> for StatsJs {
     }
 }
 
-type EventTsfn = ThreadsafeFunction<Event, (), Object<'static>, Status, false, true>;
+type EventTsfn<E> = ThreadsafeFunction<E, (), Object<'static>, Status, false, true>;
 
-struct JsSink {
-    tsfn: EventTsfn,
+struct JsSink<E: 'static> {
+    tsfn: EventTsfn<E>,
 }
 
-impl EventSink for JsSink {
-    fn emit(&self, event: Event) {
+impl<E: Send + 'static> EventSink<E> for JsSink<E> {
+    fn emit(&self, event: E) {
         self.tsfn
             .call(event, ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 
-fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
+pub fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
     let mut obj = Object::new(env)?;
     obj.set_named_property("type", e.kind.as_str())?;
     obj.set_named_property("jwksUri", e.jwks_uri.as_str())?;
@@ -367,20 +367,21 @@ fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
 }
 
 /// Wrap `onEvent` so a throw inside it is swallowed, and queue events to the JS thread
-/// without keeping the process alive.
-pub fn event_sink(
+/// without keeping the process alive; `build` makes the JS object of an event there.
+pub fn event_sink<E: Send + 'static>(
     env: &Env,
     on_event: Function<'_, Unknown<'_>, ()>,
-) -> Result<Arc<dyn EventSink>> {
+    build: for<'env> fn(&'env Env, &E) -> Result<Object<'env>>,
+) -> Result<Arc<dyn EventSink<E>>> {
     let wrap: Function<Function<Unknown, ()>, Function<Unknown, ()>> =
         env.run_script("(f) => function onEvent(e) { try { f(e) } catch (_) {} }")?;
     let safe = wrap.call(on_event)?;
-    let tsfn: EventTsfn = safe
-        .build_threadsafe_function::<Event>()
+    let tsfn: EventTsfn<E> = safe
+        .build_threadsafe_function::<E>()
         .callee_handled::<false>()
         .weak::<true>()
-        .build_callback(|ctx| {
-            let obj = event_object(&ctx.env, &ctx.value)?;
+        .build_callback(move |ctx| {
+            let obj = build(&ctx.env, &ctx.value)?;
             // The object lives in the callback's handle scope; napi reads it before it closes.
             Ok(unsafe { std::mem::transmute::<Object<'_>, Object<'static>>(obj) })
         })?;

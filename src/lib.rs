@@ -64,7 +64,7 @@ fn build(env: &Env, options: Unknown<'_>) -> Result<CoreVerifier> {
         parsed.clock = clock;
     }
     let sink = match js.on_event {
-        Some(f) => Some(event_sink(env, f)?),
+        Some(f) => Some(event_sink(env, f, convert::event_object)?),
         None => None,
     };
     CoreVerifier::new(parsed, sink).map_err(|e| core_error(env, &e))

@@ -1,4 +1,5 @@
-//! Events the caches report to the Verifiers that use them.
+//! Events the caches report to the Verifiers that use them (and the sink trait a token source's
+//! events go through too).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,9 +65,11 @@ impl Event {
     }
 }
 
-/// Receives events; implementations must not block (the glue queues them to the JS thread).
-pub trait EventSink: Send + Sync {
-    fn emit(&self, event: Event);
+/// Receives events (of a Verifier's caches by default; a token source's are
+/// `credentials::TokenEvent`); implementations must not block (the glue queues them to the JS
+/// thread).
+pub trait EventSink<E = Event>: Send + Sync {
+    fn emit(&self, event: E);
 }
 
 /// The subscribers of one shared cache: every Verifier that uses it receives its events.

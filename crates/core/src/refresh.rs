@@ -221,12 +221,29 @@ impl<S: Source> Refresher<S> {
     /// Fetch now, joining a fetch in flight; while backing off after a failure, fail at once
     /// with the last error (no I/O).
     pub async fn load(self: &Arc<Self>) -> Result<Arc<S::Value>> {
+        self.load_unless_fresh(false).await
+    }
+
+    /// The fresh value held, else [`Refresher::load`]. The check and the start happen under one
+    /// lock, so a caller that saw nothing just before a fetch ended never starts a second one
+    /// (1000 callers racing a cold cache make one fetch).
+    pub async fn fresh_or_load(self: &Arc<Self>) -> Result<Arc<S::Value>> {
+        self.load_unless_fresh(true).await
+    }
+
+    async fn load_unless_fresh(self: &Arc<Self>, accept_fresh: bool) -> Result<Arc<S::Value>> {
         let fetch = {
             let mut st = self.lock();
             match &st.inflight {
                 Some(f) => f.clone(),
                 None => {
                     let now = self.clock.now_ms();
+                    // `apply` stores a value under this lock, so it cannot arrive unseen here.
+                    if let Some(entry) = self.current.load_full().filter(|_| accept_fresh) {
+                        if now < entry.expires_at {
+                            return Ok(Arc::clone(&entry.value));
+                        }
+                    }
                     if now < st.next_attempt_at {
                         if let Some(err) = &st.last_error {
                             return Err(with_retry_after(err, st.next_attempt_at - now));
@@ -601,6 +618,28 @@ mod tests {
         clock.advance(1_000);
         let rr = Arc::clone(&r);
         assert_eq!(*block(async move { rr.load().await }).unwrap(), 3);
+    }
+
+    #[test]
+    fn fresh_or_load_fetches_only_without_a_fresh_value() {
+        let source = Scripted::new(vec![Step::Value(1, MINUTE), Step::Value(2, MINUTE)]);
+        let clock = Clock::manual();
+        let r = Refresher::new(Arc::clone(&source), POLICY, clock.clone());
+        let get = |r: &Arc<Refresher<Scripted>>| {
+            let r = Arc::clone(r);
+            block(async move { r.fresh_or_load().await })
+        };
+        assert_eq!(*get(&r).unwrap(), 1, "cold: fetched");
+        assert_eq!(*get(&r).unwrap(), 1, "fresh: no fetch");
+        assert_eq!(source.calls(), 1);
+        clock.advance(60_000);
+        assert_eq!(*get(&r).unwrap(), 2, "expired: fetched");
+        r.invalidate();
+        assert_eq!(*get(&r).unwrap(), 2, "invalidated: fetched");
+        assert_eq!(source.calls(), 3);
+        let rr = Arc::clone(&r);
+        assert_eq!(*block(async move { rr.load().await }).unwrap(), 2);
+        assert_eq!(source.calls(), 4, "load always fetches");
     }
 
     #[test]
