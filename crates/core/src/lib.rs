@@ -10,6 +10,7 @@
 //! | [`verifier`] | routing -> keys -> signature -> claims; token cache; results, stats, health |
 //! | [`options`] | options read once, each value with its path for error messages |
 //! | [`key_cache`] | the per-URL key cache: a [`refresh::Refresher`] of the JWKS plus the kid guard |
+//! | [`credentials`] | the client-credentials token source: a [`refresh::Refresher`] of a token |
 //! | [`discovery`] | OpenID discovery documents, on a [`refresh::Refresher`] |
 //! | [`refresh`] | `Refresher`: the one single-flight / backoff / Retry-After / serve-stale state machine |
 //! | [`fetch`], [`http_cache`] | the HTTP client and URL policy; freshness, validators, Retry-After |
@@ -23,6 +24,7 @@
 pub mod algorithm;
 pub mod claims;
 pub mod clock;
+pub mod credentials;
 pub mod discovery;
 pub mod duration;
 pub mod error;

@@ -23,6 +23,7 @@ use crate::key_cache::CachePolicy;
 use crate::keyset::KeySet;
 use reader::{kind, Field, Object};
 
+pub(crate) use http::parse_http as parse_http_section;
 pub use issuers::{IssuerOptions, KeySource};
 
 const TOP_LEVEL: [&str; 17] = [
