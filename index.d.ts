@@ -161,6 +161,57 @@ export interface VerifyError extends Error {
   errorDescription?: string
 }
 
+/** How a TokenSource authenticates the client at the token endpoint. */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
+
+export interface TokenSourceOptions {
+  /** The token endpoint, e.g. `'https://login.mypurecloud.com/oauth/token'`. Give this or `issuer`. */
+  tokenUrl?: string
+  /** An issuer whose `/.well-known/openid-configuration` names the `token_endpoint`. Give this or `tokenUrl`. */
+  issuer?: string
+  clientId: string
+  /** For `client_secret_basic` (the default) and `client_secret_post`. Read it from the environment or a secret store. */
+  clientSecret?: string
+  /**
+   * For `private_key_jwt` (RFC 7523): a private JWK (RSA, EC P-256/P-384, Ed25519; its `alg`, `kid`, `x5t`,
+   * `x5t#S256` are used) or a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC; signs RS256, ES256, ES384 or EdDSA).
+   */
+  privateKey?: JWK | string
+  /** Default: `'private_key_jwt'` with `privateKey`, else `'client_secret_basic'`. */
+  authMethod?: ClientAuthMethod
+  /** An array is joined by spaces. Default: none. */
+  scope?: string | string[]
+  /** The `audience` parameter some providers require (Auth0). Default: none. */
+  audience?: string
+  /** RFC 8707 resource indicators, one form parameter each. Default: none. */
+  resource?: string | string[]
+  /** Further form parameters (not the ones above). */
+  params?: Record<string, string>
+  /** Refresh this long before expiry (at most half the token's lifetime). Default 60 s. */
+  refreshBefore?: Duration
+  http?: HttpOptions
+  /** Called on the JS thread; never receives a secret or a token; exceptions thrown here are swallowed. */
+  onEvent?: (event: TokenSourceEvent) => void
+}
+
+export interface TokenSourceEvent {
+  /** `token`: a token arrived; `error`: a request failed; `warning`: e.g. an answer without `expires_in`. */
+  type: 'token' | 'error' | 'warning'
+  /** The token endpoint (absent while discovery has not named it). */
+  tokenUrl?: string
+  /** The configured `issuer`, when the endpoint is discovered. */
+  issuer?: string
+  status?: number
+  durationMs?: number
+  /** When the new token expires (epoch milliseconds). */
+  expiresAt?: number
+  /** The granted scope. */
+  scope?: string
+  /** What a warning is about. */
+  message?: string
+  error?: { code: ErrorCode; message: string }
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -179,6 +230,34 @@ export declare class TestClock {
   now(): number
   /** How far this clock has been moved, in milliseconds. */
   get offsetMs(): number
+}
+
+/**
+ * Obtains access tokens with the OAuth 2 client-credentials grant, for calling APIs: one
+ * request per token lifetime, refreshed ahead of expiry, one request however many callers wait,
+ * backing off (and obeying `Retry-After`) when the endpoint fails. The client secret, the
+ * private key and the tokens never appear in errors, events or `util.inspect` output.
+ */
+export declare class TokenSource {
+  /**
+   * Create a source; makes no request until a token is asked for. Throws
+   * `ERR_INVALID_OPTIONS` (naming the option) when an option is wrong.
+   */
+  constructor(options: TokenSourceOptions)
+  /**
+   * A valid token: the cached one, or one requested now (one request however many callers
+   * wait). Rejects with `ERR_TOKEN_REQUEST_FAILED` or `ERR_TOKEN_RATE_LIMITED`.
+   */
+  getToken(): Promise<AccessToken>
+  /** The `Authorization` header value for the current token: `'Bearer <token>'`. */
+  authorizationHeader(): Promise<string>
+  /**
+   * Forget the cached token (call it when the API answered 401): the next call requests a
+   * new one.
+   */
+  invalidate(): void
+  /** Drop the cached token; later calls reject with `ERR_VERIFIER_CLOSED`. Idempotent. */
+  close(): void
 }
 
 /**
@@ -220,8 +299,23 @@ export declare class Verifier {
   close(): void
 }
 
+/** A token from the token endpoint, as `getToken()` resolves it. */
+export interface AccessToken {
+  /** The token itself: send it, never log it. */
+  accessToken: string
+  /** `'Bearer'` (however the endpoint spelled it), or the scheme it named. */
+  tokenType: string
+  /** When the token expires, in epoch milliseconds. */
+  expiresAt: number
+  /** The granted scope, when the endpoint named one. */
+  scope?: string
+}
+
 /** The algorithms a Verifier accepts by default (every asymmetric one), then the HS* ones. */
 export declare function algorithms(): { asymmetric: Algorithm[]; symmetric: Algorithm[] }
+
+/** Same as `new TokenSource(options)`. */
+export declare function createTokenSource(options: TokenSourceOptions): TokenSource
 
 /** Same as `new Verifier(options)`. */
 export declare function createVerifier(options: VerifierOptions): Verifier

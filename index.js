@@ -836,8 +836,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.TestClock = nativeBinding.TestClock
+module.exports.TokenSource = nativeBinding.TokenSource
 module.exports.Verifier = nativeBinding.Verifier
 module.exports.algorithms = nativeBinding.algorithms
+module.exports.createTokenSource = nativeBinding.createTokenSource
 module.exports.createVerifier = nativeBinding.createVerifier
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.explainKeys = nativeBinding.explainKeys

@@ -160,3 +160,54 @@ export interface VerifyError extends Error {
   /** TokenSource: the `error_description` of that answer. */
   errorDescription?: string
 }
+
+/** How a TokenSource authenticates the client at the token endpoint. */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
+
+export interface TokenSourceOptions {
+  /** The token endpoint, e.g. `'https://login.mypurecloud.com/oauth/token'`. Give this or `issuer`. */
+  tokenUrl?: string
+  /** An issuer whose `/.well-known/openid-configuration` names the `token_endpoint`. Give this or `tokenUrl`. */
+  issuer?: string
+  clientId: string
+  /** For `client_secret_basic` (the default) and `client_secret_post`. Read it from the environment or a secret store. */
+  clientSecret?: string
+  /**
+   * For `private_key_jwt` (RFC 7523): a private JWK (RSA, EC P-256/P-384, Ed25519; its `alg`, `kid`, `x5t`,
+   * `x5t#S256` are used) or a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC; signs RS256, ES256, ES384 or EdDSA).
+   */
+  privateKey?: JWK | string
+  /** Default: `'private_key_jwt'` with `privateKey`, else `'client_secret_basic'`. */
+  authMethod?: ClientAuthMethod
+  /** An array is joined by spaces. Default: none. */
+  scope?: string | string[]
+  /** The `audience` parameter some providers require (Auth0). Default: none. */
+  audience?: string
+  /** RFC 8707 resource indicators, one form parameter each. Default: none. */
+  resource?: string | string[]
+  /** Further form parameters (not the ones above). */
+  params?: Record<string, string>
+  /** Refresh this long before expiry (at most half the token's lifetime). Default 60 s. */
+  refreshBefore?: Duration
+  http?: HttpOptions
+  /** Called on the JS thread; never receives a secret or a token; exceptions thrown here are swallowed. */
+  onEvent?: (event: TokenSourceEvent) => void
+}
+
+export interface TokenSourceEvent {
+  /** `token`: a token arrived; `error`: a request failed; `warning`: e.g. an answer without `expires_in`. */
+  type: 'token' | 'error' | 'warning'
+  /** The token endpoint (absent while discovery has not named it). */
+  tokenUrl?: string
+  /** The configured `issuer`, when the endpoint is discovered. */
+  issuer?: string
+  status?: number
+  durationMs?: number
+  /** When the new token expires (epoch milliseconds). */
+  expiresAt?: number
+  /** The granted scope. */
+  scope?: string
+  /** What a warning is about. */
+  message?: string
+  error?: { code: ErrorCode; message: string }
+}

@@ -6,6 +6,7 @@
 mod convert;
 mod errors;
 pub mod test_clock;
+pub mod token_source;
 pub mod tools;
 
 use jwks_verify_core::options::{self, SecretBytes};
