@@ -30,7 +30,7 @@ test('require("jwks-verify") and import("jwks-verify") expose the same names', a
   assert.deepEqual(esmNames, cjsNames);
   for (const name of cjsNames) assert.equal(esm[name], cjs[name], name);
   assert.equal(esm.default, cjs);
-  for (const name of ['Verifier', 'createVerifier']) assert.equal(typeof cjs[name], 'function', name);
+  for (const name of ['Verifier', 'createVerifier', 'TokenSource', 'createTokenSource']) assert.equal(typeof cjs[name], 'function', name);
 });
 
 test('the runtime names declared in index.d.ts equal the runtime exports', () => {
@@ -38,6 +38,16 @@ test('the runtime names declared in index.d.ts equal the runtime exports', () =>
   const runtime = new Set(Object.keys(require('jwks-verify')));
   assert.ok(declared.has('Verifier') && declared.has('createVerifier'), `declared: ${sorted(declared)}`);
   assert.deepEqual(sorted(declared), sorted(runtime));
+});
+
+test('errorCodes() lists exactly the ErrorCode union of index.d.ts (and of src/header.d.ts)', () => {
+  const runtime = require('jwks-verify').errorCodes();
+  for (const file of ['index.d.ts', 'src/header.d.ts']) {
+    const union = /export type ErrorCode =([^;]*?)\n\n/.exec(read(file));
+    assert.ok(union, `${file} declares ErrorCode`);
+    assert.deepEqual([...union[1].matchAll(/'(ERR_[A-Z_]+)'/g)].map((m) => m[1]), runtime, file);
+  }
+  assert.equal(new Set(runtime).size, runtime.length, 'no code twice');
 });
 
 test('the entry points: CommonJS and ESM agree, and their declarations match', async () => {
