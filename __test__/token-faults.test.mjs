@@ -34,7 +34,11 @@ async function setup(mode) {
 test('429 with Retry-After: ERR_TOKEN_RATE_LIMITED, no request before Retry-After has passed', async () => {
   const { server, make } = await setup({ type: 'status', status: 429, headers: { 'retry-after': '7' }, body: { message: 'slow down' } });
   const s = make();
-  await rejectsWith(s.getToken(), 'ERR_TOKEN_RATE_LIMITED', { status: 429, retryAfter: 7, message: /answered 429: rate limited, retry after 7 s/ });
+  await rejectsWith(s.getToken(), 'ERR_TOKEN_RATE_LIMITED', {
+    status: 429,
+    retryAfter: 7,
+    message: /answered 429: rate limited, retry after 7 s/,
+  });
   advanceClock(3_000);
   await rejectsWith(s.getToken(), 'ERR_TOKEN_RATE_LIMITED', { retryAfter: 4 });
   assert.equal(server.count, 1, 'failed fast while Retry-After runs');
@@ -45,7 +49,11 @@ test('429 with Retry-After: ERR_TOKEN_RATE_LIMITED, no request before Retry-Afte
 });
 
 test("Genesys' inin-ratelimit-reset counts as Retry-After; 503 with Retry-After is rate limited too", async () => {
-  const { server, make } = await setup({ type: 'status', status: 429, headers: { 'inin-ratelimit-reset': '5', 'inin-ratelimit-count': '300', 'inin-ratelimit-allowed': '300' } });
+  const { server, make } = await setup({
+    type: 'status',
+    status: 429,
+    headers: { 'inin-ratelimit-reset': '5', 'inin-ratelimit-count': '300', 'inin-ratelimit-allowed': '300' },
+  });
   await rejectsWith(make().getToken(), 'ERR_TOKEN_RATE_LIMITED', { retryAfter: 5 });
   server.setMode({ type: 'status', status: 503, headers: { 'retry-after': '2' } });
   await rejectsWith(make().getToken(), 'ERR_TOKEN_RATE_LIMITED', { status: 503, retryAfter: 2 });
@@ -172,7 +180,10 @@ test('the form: grant_type, scope (array joined), audience, one resource each, p
   const jwt = server.requests[2].form;
   assert.equal(jwt.client_id, 'pipeline');
   assert.equal(jwt.client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-  const [header, claims] = jwt.client_assertion.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url')));
+  const [header, claims] = jwt.client_assertion
+    .split('.')
+    .slice(0, 2)
+    .map((p) => JSON.parse(Buffer.from(p, 'base64url')));
   assert.deepEqual(header, { typ: 'JWT', alg: 'ES256', kid: 'k1' });
   assert.equal(claims.iss, 'pipeline');
   assert.equal(claims.sub, 'pipeline');
@@ -189,10 +200,16 @@ test('issuer: token_endpoint from discovery; a document without one, or naming a
   const other = await setup();
   doc = { issuer: other.server.origin, jwks_uri: `${other.server.origin}/jwks.json` };
   other.server.route('/.well-known/openid-configuration', (_req, res) => sendJson(res, doc));
-  await rejectsWith(other.make({ tokenUrl: undefined, issuer: other.server.origin }).getToken(), 'ERR_TOKEN_REQUEST_FAILED', { message: /names no usable "token_endpoint"/ });
+  await rejectsWith(other.make({ tokenUrl: undefined, issuer: other.server.origin }).getToken(), 'ERR_TOKEN_REQUEST_FAILED', {
+    message: /names no usable "token_endpoint"/,
+  });
   const third = await setup();
-  third.server.route('/.well-known/openid-configuration', (_req, res) => sendJson(res, { issuer: 'https://evil.example', jwks_uri: 'https://evil.example/jwks', token_endpoint: third.server.url }));
-  await rejectsWith(third.make({ tokenUrl: undefined, issuer: third.server.origin }).getToken(), 'ERR_TOKEN_REQUEST_FAILED', { message: /names issuer "https:\/\/evil.example"/ });
+  third.server.route('/.well-known/openid-configuration', (_req, res) =>
+    sendJson(res, { issuer: 'https://evil.example', jwks_uri: 'https://evil.example/jwks', token_endpoint: third.server.url }),
+  );
+  await rejectsWith(third.make({ tokenUrl: undefined, issuer: third.server.origin }).getToken(), 'ERR_TOKEN_REQUEST_FAILED', {
+    message: /names issuer "https:\/\/evil.example"/,
+  });
   assert.equal(third.server.count, 0, 'no token request to an endpoint of a foreign document');
 });
 
@@ -203,7 +220,10 @@ test('wrong options: ERR_INVALID_OPTIONS at construction, naming the option', ()
     [{ ...base, clientId: undefined }, /"clientId" is required/],
     [{ ...base, tokenUrl: 'http://login.example.com/token' }, /"tokenUrl" must use https/],
     [{ ...base, issuer: 'https://login.example.com' }, /"issuer" cannot be combined with "tokenUrl"/],
-    [{ ...base, privateKey: generateKey('ES256').privateKey.export({ format: 'jwk' }) }, /"clientSecret" cannot be combined with "privateKey"/],
+    [
+      { ...base, privateKey: generateKey('ES256').privateKey.export({ format: 'jwk' }) },
+      /"clientSecret" cannot be combined with "privateKey"/,
+    ],
     [{ ...base, clientSecret: undefined, privateKey: generateKey('ES256').jwk }, /a private key \(with "d"\) is needed/],
     [{ ...base, clientSecret: undefined, privateKey: 'not a key' }, /"privateKey" is a string without a PEM block/],
     [{ ...base, authMethod: 'client_secret_jwt' }, /"authMethod" must be/],
@@ -239,7 +259,11 @@ test('secrets stay secret: not in messages, String(err), inspect, JSON, events; 
   assert.equal(err.errorDescription, 'client_secret [redacted] does not match', 'the echoed secret is redacted');
   await waitFor(() => events.length === 1, 'the error event', 10_000);
   const shown = (x) => [String(x), x?.message, util.inspect(x, { depth: 5, showHidden: true }), JSON.stringify(x)].join('\n');
-  for (const [what, value] of [['error', err], ['event', events[0]], ['source', s]]) {
+  for (const [what, value] of [
+    ['error', err],
+    ['event', events[0]],
+    ['source', s],
+  ]) {
     assert.ok(!shown(value).includes(SECRET), `${what} shows the secret: ${shown(value)}`);
   }
 
@@ -247,7 +271,10 @@ test('secrets stay secret: not in messages, String(err), inspect, JSON, events; 
   advanceClock(1_000);
   const { accessToken } = await s.getToken();
   await waitFor(() => events.length === 2, 'the token event', 10_000);
-  for (const [what, value] of [['source', s], ['events', events]]) {
+  for (const [what, value] of [
+    ['source', s],
+    ['events', events],
+  ]) {
     assert.ok(!shown(value).includes(accessToken), `${what} shows the token`);
     assert.ok(!shown(value).includes(SECRET), `${what} shows the secret`);
   }
@@ -256,7 +283,8 @@ test('secrets stay secret: not in messages, String(err), inspect, JSON, events; 
   const jwk = key.privateKey.export({ format: 'jwk' });
   const keyed = make({ clientSecret: undefined, privateKey: { ...jwk, kid: 'ed-1' } });
   await keyed.getToken();
-  for (const value of [keyed, server.requests.at(-1).form.client_assertion]) assert.ok(!shown(value).includes(jwk.d), 'the private key shows');
+  for (const value of [keyed, server.requests.at(-1).form.client_assertion])
+    assert.ok(!shown(value).includes(jwk.d), 'the private key shows');
   let refused;
   try {
     new TokenSource({ tokenUrl: server.url, clientId: 'c', privateKey: { ...jwk, x: generateKey('EdDSA').jwk.x } });
