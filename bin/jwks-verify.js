@@ -12,6 +12,7 @@ const USAGE = `Usage:
   jwks-verify verify <token|-> --issuer <url> [--jwks-uri <url>] [--audience <aud>]... [options]
   jwks-verify inspect <jwks-uri | issuer> [--json] [--allow-http] [--timeout <duration>]
   jwks-verify decode <token|-> [--json]
+  jwks-verify token (--token-url <url> | --issuer <url>) --client-id <id> [--client-secret-env <NAME>] [options]
 
 Commands:
   verify    verify the token's signature against the issuer's JWKS and check its claims;
@@ -19,6 +20,8 @@ Commands:
   inspect   list the keys a JWKS publishes (kid, kty, alg, size/curve, use, x5c subject and expiry);
             given an issuer, the JWKS is found through its /.well-known/openid-configuration
   decode    show the header and payload WITHOUT verifying anything (labelled UNVERIFIED)
+  token     obtain an access token by client credentials and print "Bearer <token>", e.g.
+            curl -H "Authorization: $(jwks-verify token --token-url <url> --client-id <id> --client-secret-env SECRET)"
 
 Options of verify:
   --issuer <url>            the exact "iss" accepted (required)
@@ -33,12 +36,27 @@ Options of verify:
   --allow-http              allow plain http for a non-loopback JWKS (loopback never needs it)
   --json                    print one JSON document instead of text
 
+Options of token (the client secret is never an argument: it comes from the environment or standard input):
+  --token-url <url>         the token endpoint (or --issuer: its token_endpoint from discovery)
+  --issuer <url>            an issuer whose /.well-known/openid-configuration names the token endpoint
+  --client-id <id>          the OAuth client (required)
+  --client-secret-env <NAME>  read the client secret from the environment variable NAME;
+                            without it (and without --private-key-file) it is read from standard input
+  --private-key-file <path> private_key_jwt: a private JWK (JSON) or PEM key file, instead of a secret
+  --auth-method <method>    client_secret_basic (default), client_secret_post or private_key_jwt
+  --scope <scope>           a scope; repeat for several
+  --audience <aud>          the "audience" parameter (Auth0)
+  --resource <uri>          an RFC 8707 resource indicator; repeat for several
+  --raw                     print the bare token instead of "Bearer <token>"
+  --json                    print { accessToken, tokenType, expiresAt, scope }
+  --timeout <dur>, --allow-http   as for verify
+
 A token of "-" is read from standard input; a leading "Bearer " is removed.
 Durations: seconds, or <number><ms|s|m|h|d>.
 
 Exit codes:
-  0  the token is valid (verify), or the command succeeded (inspect, decode)
-  1  the token is invalid (verify), or cannot be decoded (decode)
+  0  the token is valid (verify), or the command succeeded (inspect, decode, token)
+  1  the token is invalid (verify), cannot be decoded (decode), or the token endpoint refused or failed (token)
   2  usage error (unknown command or option, missing argument, invalid option value)
   3  the signing keys are unavailable (JWKS or discovery unreachable, failing, rate limited or invalid)
 `
@@ -637,6 +655,91 @@ async function commandVerify(args) {
   }
 }
 
+/** The client secret of `token`: the environment variable named, or standard input (one trailing newline dropped). */
+async function readClientSecret(envName) {
+  if (envName !== undefined) {
+    const secret = process.env[envName]
+    if (!secret) throw new UsageError(`--client-secret-env: the environment variable ${envName} is not set or empty`)
+    return secret
+  }
+  if (process.stdin.isTTY) {
+    throw new UsageError('token needs the client secret: --client-secret-env NAME, or on standard input (never as an argument)')
+  }
+  const chunks = []
+  for await (const chunk of process.stdin) chunks.push(chunk)
+  const secret = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+  if (secret === '') throw new UsageError('the client secret on standard input is empty (or give --client-secret-env NAME)')
+  return secret
+}
+
+async function commandToken(args) {
+  const { values, positionals } = parse(args, {
+    'token-url': { type: 'string' },
+    issuer: { type: 'string' },
+    'client-id': { type: 'string' },
+    'client-secret-env': { type: 'string' },
+    'private-key-file': { type: 'string' },
+    'auth-method': { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    audience: { type: 'string' },
+    resource: { type: 'string', multiple: true },
+    raw: { type: 'boolean', default: false },
+    timeout: { type: 'string' },
+    'allow-http': { type: 'boolean', default: false },
+  })
+  if (positionals.length) throw new UsageError('token takes no arguments: the client secret comes from --client-secret-env NAME or standard input')
+  if (!values['client-id']) throw new UsageError('token needs --client-id <id>')
+  if (!values['token-url'] === !values.issuer) throw new UsageError('token needs --token-url <url> or --issuer <url> (one of them)')
+  const keyFile = values['private-key-file']
+  let credential
+  if (keyFile !== undefined) {
+    if (values['client-secret-env'] !== undefined) throw new UsageError('--private-key-file and --client-secret-env exclude each other')
+    let text
+    try {
+      text = require('node:fs').readFileSync(keyFile, 'utf8')
+    } catch (err) {
+      throw new UsageError(`--private-key-file: cannot read ${keyFile} (${err.code ?? err.message})`)
+    }
+    let jwk
+    try {
+      jwk = JSON.parse(text)
+    } catch {
+      // not JSON: a PEM key
+    }
+    credential = { privateKey: jwk ?? text }
+  } else {
+    credential = { clientSecret: await readClientSecret(values['client-secret-env']) }
+  }
+  const options = {
+    ...(values['token-url'] ? { tokenUrl: values['token-url'] } : { issuer: values.issuer }),
+    clientId: values['client-id'],
+    ...credential,
+    ...(values['auth-method'] ? { authMethod: values['auth-method'] } : {}),
+    ...(values.scope ? { scope: values.scope } : {}),
+    ...(values.audience ? { audience: values.audience } : {}),
+    ...(values.resource ? { resource: values.resource } : {}),
+    http: {
+      allowHttp: values['allow-http'],
+      ...(values.timeout ? { timeout: parseDurationSeconds(values.timeout, '--timeout') } : {}),
+    },
+  }
+  const { TokenSource } = require('../index.js')
+  let source
+  try {
+    source = new TokenSource(options)
+  } catch (err) {
+    throw err.code === 'ERR_INVALID_OPTIONS' ? new UsageError(err.message) : err
+  }
+  try {
+    const token = await source.getToken()
+    if (values.json) printJson({ accessToken: token.accessToken, tokenType: token.tokenType, expiresAt: token.expiresAt, scope: token.scope ?? null })
+    else process.stdout.write(`${values.raw ? token.accessToken : `${token.tokenType} ${token.accessToken}`}\n`)
+  } finally {
+    source.close()
+  }
+  return EXIT.OK
+}
+
 async function main(argv) {
   const [command, ...rest] = argv
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
@@ -647,9 +750,9 @@ async function main(argv) {
     process.stdout.write(`${require('../package.json').version}\n`)
     return EXIT.OK
   }
-  const commands = { verify: commandVerify, inspect: commandInspect, decode: commandDecode }
+  const commands = { verify: commandVerify, inspect: commandInspect, decode: commandDecode, token: commandToken }
   const run = commands[command]
-  if (!run) throw new UsageError(`unknown command "${command}" (commands: verify, inspect, decode)`)
+  if (!run) throw new UsageError(`unknown command "${command}" (commands: verify, inspect, decode, token)`)
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(USAGE)
     return EXIT.OK
