@@ -102,18 +102,40 @@ export async function startProtectedApi(verifierOptions, { refuseFirst = false }
   };
 }
 
-/** Run against the embedded issuer and the stand-in API. Returns the number of unexpected results. */
-export async function runLocal({ log = console.log } = {}) {
+/**
+ * The local stage of the examples: the embedded issuer (./issuer.mjs, `issuerOptions`), the stand-in API trusting it
+ * (`apiOptions`), a TokenSource for the issuer's client, and `check(ok, label, text)` printing one result line.
+ * `finish()` closes everything, prints the verdict and returns the number of unexpected results.
+ */
+export async function startLocalStage({ issuerOptions = {}, apiOptions = {}, log = console.log, width = 34 } = {}) {
   const { TokenSource } = await import('jwks-verify');
   const { startIssuer, CLIENT_ID, CLIENT_SECRET } = await import('./issuer.mjs');
-  const idp = await startIssuer();
-  const api = await startProtectedApi({ issuer: idp.issuer, jwksUri: idp.jwksUri }, { refuseFirst: true });
+  const idp = await startIssuer(issuerOptions);
+  const api = await startProtectedApi({ issuer: idp.issuer, jwksUri: idp.jwksUri }, apiOptions);
   const tokens = new TokenSource({ tokenUrl: idp.tokenEndpoint, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
   let unexpected = 0;
-  const check = (ok, label, text) => {
-    if (!ok) unexpected++;
-    log(`  ${label.padEnd(34)}${ok ? '' : 'UNEXPECTED '}${text}`);
+  return {
+    idp,
+    api,
+    tokens,
+    check(ok, label, text) {
+      if (!ok) unexpected++;
+      log(`  ${label.padEnd(width)}${ok ? '' : 'UNEXPECTED '}${text}`);
+    },
+    async finish() {
+      tokens.close();
+      await api.close();
+      await idp.close();
+      log(unexpected === 0 ? '\nok' : `\n${unexpected} unexpected result(s)`);
+      return unexpected;
+    },
   };
+}
+
+/** Run against the embedded issuer and the stand-in API. Returns the number of unexpected results. */
+export async function runLocal({ log = console.log } = {}) {
+  const stage = await startLocalStage({ apiOptions: { refuseFirst: true }, log });
+  const { idp, api, tokens, check } = stage;
   log('fetchWithToken, run against the embedded issuer and a stand-in API on 127.0.0.1\n');
   try {
     const first = await fetchWithToken(tokens, `${api.url}/orders`);
@@ -126,13 +148,10 @@ export async function runLocal({ log = console.log } = {}) {
     );
     check(idp.tokenRequests === 2, 'token requests', `${idp.tokenRequests} (the refused token, then the one that serves)`);
     check(api.refused === 1, 'API refusals', String(api.refused));
-  } finally {
-    tokens.close();
-    await api.close();
-    await idp.close();
+  } catch (err) {
+    check(false, 'run', `${err.code ?? 'error'}: ${err.message}`);
   }
-  log(unexpected === 0 ? '\nok' : `\n${unexpected} unexpected result(s)`);
-  return unexpected;
+  return stage.finish();
 }
 
 /** Call API_URL with a token from TOKEN_URL (CLIENT_ID, CLIENT_SECRET from the environment). Returns an exit code. */

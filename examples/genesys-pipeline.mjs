@@ -41,7 +41,7 @@
 //     the organization). The secret is read from the environment only.
 import { pathToFileURL } from 'node:url';
 import { GENESYS_REGIONS } from './genesys-cloud.mjs';
-import { fetchWithToken, startProtectedApi } from './fetch-with-token.mjs';
+import { fetchWithToken, startLocalStage } from './fetch-with-token.mjs';
 
 /** Longest wait for the API's `Retry-After` before the one retry, in seconds. */
 const MAX_RETRY_AFTER = 60;
@@ -98,18 +98,10 @@ export async function runPipeline(tokens, apiBase, paths, { concurrency = 5 } = 
 
 /** The pipeline against the embedded issuer and a stand-in API. Returns the number of unexpected results. */
 export async function runLocal({ log = console.log } = {}) {
-  const { TokenSource } = await import('jwks-verify');
-  const { startIssuer, CLIENT_ID, CLIENT_SECRET } = await import('./issuer.mjs');
-  const idp = await startIssuer({ trailingSlash: true }); // Genesys-like issuer (https://api.<region>/)
-  const api = await startProtectedApi({ issuer: idp.issuer, jwksUri: idp.jwksUri });
+  // A Genesys-like issuer (https://api.<region>/ ends with a slash); the source uses the local login host and client.
+  const stage = await startLocalStage({ issuerOptions: { trailingSlash: true }, log, width: 24 });
+  const { idp, api, tokens, check } = stage;
   const real = genesysTokenSourceOptions('mypurecloud.com', { clientId: 'your-client-id', clientSecret: '(from the environment)' });
-  // The same options with the local login host and client.
-  const tokens = new TokenSource({ tokenUrl: idp.tokenEndpoint, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-  let unexpected = 0;
-  const check = (ok, label, text) => {
-    if (!ok) unexpected++;
-    log(`  ${label.padEnd(24)}${ok ? '' : 'UNEXPECTED '}${text}`);
-  };
   log('Genesys Cloud pipeline, run against the embedded issuer and a stand-in API (Genesys Cloud is not contacted)\n');
   log(`  ${'real token URL'.padEnd(24)}${real.tokenUrl}`);
   try {
@@ -124,13 +116,10 @@ export async function runLocal({ log = console.log } = {}) {
     check(idp.tokenRequests === 1, 'token requests', `${idp.tokenRequests} for ${api.calls} API calls`);
     const { expiresAt } = await tokens.getToken();
     check(expiresAt > Date.now(), 'token expires', new Date(expiresAt).toISOString());
-  } finally {
-    tokens.close();
-    await api.close();
-    await idp.close();
+  } catch (err) {
+    check(false, 'run', `${err.code ?? 'error'}: ${err.message}`);
   }
-  log(unexpected === 0 ? '\nok' : `\n${unexpected} unexpected result(s)`);
-  return unexpected;
+  return stage.finish();
 }
 
 /** One call with your own Genesys client: GENESYS_REGION, GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET. */

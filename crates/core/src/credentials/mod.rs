@@ -339,19 +339,9 @@ impl TokenSource {
         options: SourceOptions,
         sink: Option<Arc<dyn EventSink<TokenEvent>>>,
     ) -> Result<TokenSource> {
-        let SourceOptions {
-            endpoint,
-            client_id,
-            auth,
-            scope,
-            audience,
-            resource,
-            params,
-            refresh_before_ms,
-            http,
-            clock,
-        } = options;
-        let place = match endpoint {
+        let form = options.form();
+        let (http, clock) = (options.http, options.clock);
+        let place = match options.endpoint {
             Endpoint::Url(url) => Where::Url(url),
             Endpoint::Discovered {
                 issuer,
@@ -367,17 +357,12 @@ impl TokenSource {
                 issuer,
             },
         };
-        let mut form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
-        form.extend(scope.map(|s| ("scope".to_owned(), s)));
-        form.extend(audience.map(|a| ("audience".to_owned(), a)));
-        form.extend(resource.into_iter().map(|r| ("resource".to_owned(), r)));
-        form.extend(params);
         let source = Arc::new(TokenEndpoint {
             place,
-            client_id,
-            auth,
+            client_id: options.client_id,
+            auth: options.auth,
             form,
-            refresh_before_ms,
+            refresh_before_ms: options.refresh_before_ms,
             fetcher: Fetcher::new(http)?,
             clock: clock.clone(),
             sink,

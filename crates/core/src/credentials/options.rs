@@ -111,6 +111,20 @@ pub struct SourceOptions {
     pub clock: Clock,
 }
 
+impl SourceOptions {
+    /// The form parameters every request sends, before the client's credentials: `grant_type`,
+    /// `scope`, `audience`, one `resource` each, then `params`.
+    pub fn form(&self) -> Vec<(String, String)> {
+        let pair = |name: &str, value: &String| (name.to_owned(), value.clone());
+        let mut form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
+        form.extend(self.scope.iter().map(|s| pair("scope", s)));
+        form.extend(self.audience.iter().map(|a| pair("audience", a)));
+        form.extend(self.resource.iter().map(|r| pair("resource", r)));
+        form.extend(self.params.iter().cloned());
+        form
+    }
+}
+
 /// Parse TokenSource options.
 pub fn parse(value: &Value) -> Result<SourceOptions> {
     let o = Object::root(value)?;
@@ -512,6 +526,19 @@ mod tests {
         assert_eq!(o.resource, ["https://r1", "urn:r2"]);
         assert_eq!(o.params, [("organization".to_owned(), "org_1".to_owned())]);
         assert_eq!(o.refresh_before_ms, 120_000);
+        let form = o.form();
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("grant_type", "client_credentials"),
+                ("scope", "a b"),
+                ("audience", "https://api"),
+                ("resource", "https://r1"),
+                ("resource", "urn:r2"),
+                ("organization", "org_1"),
+            ]
+        );
         assert_eq!(parse(&json!({"tokenUrl":"https://x/t","clientId":"c","clientSecret":SECRET,"refreshBefore":0})).unwrap().refresh_before_ms, 0);
     }
 }
