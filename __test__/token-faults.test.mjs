@@ -123,6 +123,16 @@ test('a failing refresh: the current token keeps serving until it expires, never
   assert.equal((await s.getToken()).accessToken, server.issued[1]);
 });
 
+test('close() while a request runs: its callers get ERR_VERIFIER_CLOSED, not the token', async () => {
+  const { server, make } = await setup({ type: 'slow', delayMs: 200 });
+  const s = make();
+  const pending = [s.getToken(), s.authorizationHeader()];
+  await waitFor(() => server.count === 1, 'the request', 10_000);
+  s.close();
+  for (const p of pending) await rejectsWith(p, 'ERR_VERIFIER_CLOSED');
+  await rejectsWith(s.getToken(), 'ERR_VERIFIER_CLOSED');
+});
+
 test('a source makes no request by itself while nobody calls it', async () => {
   const { server, make } = await setup({ type: 'ok', expiresIn: 120 });
   const s = make();

@@ -21,10 +21,18 @@ export async function startTokenServer({ path = '/oauth/token' } = {}) {
   let mode = { type: 'ok' };
   const requests = [];
   const issued = [];
+  const timers = new Set();
 
-  function answer(res) {
-    const m = mode;
+  function answer(res, m = mode) {
     switch (m.type) {
+      case 'slow': {
+        const t = setTimeout(() => {
+          timers.delete(t);
+          if (!res.destroyed) answer(res, { ...m, type: 'ok' });
+        }, m.delayMs);
+        timers.add(t);
+        return;
+      }
       case 'ok': {
         const token = `tok-${issued.length + 1}-${Math.random().toString(36).slice(2)}`;
         issued.push(token);
@@ -70,6 +78,10 @@ export async function startTokenServer({ path = '/oauth/token' } = {}) {
       mode = next;
     },
     route: (p, handler) => srv.route(p, handler),
-    close: () => srv.close(),
+    close() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      return srv.close();
+    },
   };
 }

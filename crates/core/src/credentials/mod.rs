@@ -404,9 +404,13 @@ impl TokenSource {
         if let Some(token) = self.cached()? {
             return Ok(token);
         }
-        let token = self.inner.refresher.fresh_or_load().await?;
-        self.check_open()?;
-        Ok(token)
+        let result = self.inner.refresher.fresh_or_load().await;
+        if let Err(closed) = self.check_open() {
+            // Closed while the request ran: its answer is not handed out, nor its token kept.
+            self.inner.refresher.invalidate();
+            return Err(closed);
+        }
+        result
     }
 
     /// Forget the cached token (the API refused it): the next call requests a new one.
