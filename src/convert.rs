@@ -304,6 +304,14 @@ pub struct StatsJs {
     pub fetch_errors: f64,
     pub cooldown_refusals: f64,
     pub stale_serves: f64,
+    /// Validation endpoint calls (`revalidate`).
+    pub revalidations: f64,
+    /// Verifications answered from a cached liveness answer.
+    pub revalidation_hits: f64,
+    /// Tokens found inactive.
+    pub inactive: f64,
+    /// Validation endpoint failures.
+    pub revalidation_errors: f64,
 }
 
 impl From<Stats> for StatsJs {
@@ -321,6 +329,10 @@ impl From<Stats> for StatsJs {
             fetch_errors: s.fetch_errors as f64,
             cooldown_refusals: s.cooldown_refusals as f64,
             stale_serves: s.stale_serves as f64,
+            revalidations: s.revalidations as f64,
+            revalidation_hits: s.revalidation_hits as f64,
+            inactive: s.inactive as f64,
+            revalidation_errors: s.revalidation_errors as f64,
         }
     }
 }
@@ -341,7 +353,15 @@ impl EventSink for JsSink {
 fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
     let mut obj = Object::new(env)?;
     obj.set_named_property("type", e.kind.as_str())?;
-    obj.set_named_property("jwksUri", e.jwks_uri.as_str())?;
+    if !e.jwks_uri.is_empty() {
+        obj.set_named_property("jwksUri", e.jwks_uri.as_str())?;
+    }
+    if let Some(v) = &e.endpoint {
+        obj.set_named_property("endpoint", v.as_str())?;
+    }
+    if let Some(v) = e.active {
+        obj.set_named_property("active", v)?;
+    }
     if let Some(v) = &e.issuer {
         obj.set_named_property("issuer", v.as_str())?;
     }

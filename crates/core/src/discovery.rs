@@ -68,6 +68,11 @@ impl Source for DiscoverySource {
 }
 
 impl DiscoverySource {
+    /// The discovery document's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     fn parse(&self, body: &[u8]) -> Result<Metadata> {
         let doc: Value = serde_json::from_slice(body)
             .map_err(|_| Error::jwks(format!("discovery document at {} is not JSON", self.url)))?;

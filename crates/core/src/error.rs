@@ -36,11 +36,17 @@ pub enum ErrorCode {
     NotLoaded,
     /// A call after `close()`.
     Closed,
+    /// The issuer's validation endpoint says the token is no longer active.
+    TokenInactive,
+    /// The validation endpoint cannot be had, and no answer young enough is cached.
+    RevalidationFailed,
+    /// `verifySync` for a token whose liveness answer is missing or too old.
+    RevalidationPending,
 }
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidOptions,
         ErrorCode::JwsInvalid,
         ErrorCode::JwtInvalid,
@@ -56,6 +62,9 @@ impl ErrorCode {
         ErrorCode::JwksInvalid,
         ErrorCode::NotLoaded,
         ErrorCode::Closed,
+        ErrorCode::TokenInactive,
+        ErrorCode::RevalidationFailed,
+        ErrorCode::RevalidationPending,
     ];
 
     /// The string JS sees as `err.code`.
@@ -76,6 +85,9 @@ impl ErrorCode {
             ErrorCode::JwksInvalid => "ERR_JWKS_INVALID",
             ErrorCode::NotLoaded => "ERR_JWKS_NOT_LOADED",
             ErrorCode::Closed => "ERR_VERIFIER_CLOSED",
+            ErrorCode::TokenInactive => "ERR_TOKEN_INACTIVE",
+            ErrorCode::RevalidationFailed => "ERR_REVALIDATION_FAILED",
+            ErrorCode::RevalidationPending => "ERR_REVALIDATION_PENDING",
         }
     }
 

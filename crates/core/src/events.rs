@@ -18,6 +18,8 @@ pub enum EventKind {
     Error,
     /// A configuration conflict (e.g. different cache options for a shared cache).
     Warning,
+    /// A validation endpoint answered (or failed) for a token.
+    Revalidate,
 }
 
 impl EventKind {
@@ -29,6 +31,7 @@ impl EventKind {
             EventKind::Stale => "stale",
             EventKind::Error => "error",
             EventKind::Warning => "warning",
+            EventKind::Revalidate => "revalidate",
         }
     }
 }
@@ -45,6 +48,10 @@ pub struct Event {
     pub added: Option<Vec<String>>,
     pub removed: Option<Vec<String>>,
     pub error: Option<Error>,
+    /// The validation endpoint (revalidate events; `jwks_uri` is empty then).
+    pub endpoint: Option<String>,
+    /// The endpoint's verdict (revalidate events that got one).
+    pub active: Option<bool>,
 }
 
 impl Event {
@@ -60,6 +67,8 @@ impl Event {
             added: None,
             removed: None,
             error: None,
+            endpoint: None,
+            active: None,
         }
     }
 }

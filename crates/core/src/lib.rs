@@ -10,6 +10,7 @@
 //! | [`verifier`] | routing -> keys -> signature -> claims; token cache; results, stats, health |
 //! | [`options`] | options read once, each value with its path for error messages |
 //! | [`key_cache`] | the per-URL key cache: a [`refresh::Refresher`] of the JWKS plus the kid guard |
+//! | [`revalidate`] | token liveness: validation-endpoint answers per token, each on a [`refresh::Refresher`] |
 //! | [`discovery`] | OpenID discovery documents, on a [`refresh::Refresher`] |
 //! | [`refresh`] | `Refresher`: the one single-flight / backoff / Retry-After / serve-stale state machine |
 //! | [`fetch`], [`http_cache`] | the HTTP client and URL policy; freshness, validators, Retry-After |
@@ -38,6 +39,7 @@ pub mod keyset;
 pub mod options;
 pub mod refresh;
 mod registry;
+pub mod revalidate;
 pub mod runtime;
 pub mod token;
 pub mod verifier;

@@ -25,7 +25,7 @@ use reader::{kind, Field, Object};
 
 pub use issuers::{IssuerOptions, KeySource};
 
-const TOP_LEVEL: [&str; 17] = [
+const TOP_LEVEL: [&str; 18] = [
     "issuer",
     "jwksUri",
     "audience",
@@ -43,6 +43,7 @@ const TOP_LEVEL: [&str; 17] = [
     "http",
     "tokenCache",
     "onEvent",
+    "revalidate",
 ];
 
 /// Default `maxTokenLength`.

@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Event, EventKind, EventSink};
 use crate::key_cache::{self, KeyCache};
 use crate::options::{IssuerOptions, KeySource, Options};
+use crate::revalidate::{Mode, Revalidator};
 
 /// Where an issuer's keys are now.
 pub enum Keys {
@@ -26,6 +27,8 @@ pub struct Issuer {
     /// The `iss` value (empty when `iss` is not checked).
     pub name: Arc<str>,
     pub discovery: Option<Arc<Discovery>>,
+    /// Token liveness, when `revalidate` is set.
+    pub revalidator: Option<Revalidator>,
     cache: ArcSwapOption<KeyCache>,
     sink: Option<Arc<dyn EventSink>>,
     subscriptions: Mutex<Vec<(Arc<KeyCache>, u64)>>,
@@ -51,19 +54,47 @@ impl Issuer {
         options: &Options,
         sink: Option<Arc<dyn EventSink>>,
     ) -> Result<Issuer> {
+        let discover = |url: &str| {
+            discovery::shared(
+                url,
+                opts.issuer.as_deref().unwrap_or(""),
+                &options.http,
+                &options.cache,
+                &options.clock,
+            )
+        };
+        let discovery = match &opts.source {
+            KeySource::Discovery(url) => Some(discover(url)?),
+            _ => None,
+        };
+        let revalidator = match &opts.revalidate {
+            None => None,
+            Some(r) => {
+                // An introspection endpoint left out is read from the issuer's discovery document.
+                let needs_discovery = matches!(r.mode, Mode::Introspection { endpoint: None, .. });
+                let discovery = match (&discovery, &opts.issuer) {
+                    (Some(d), _) => Some(Arc::clone(d)),
+                    (None, Some(iss)) if needs_discovery => {
+                        Some(discover(&discovery::url_of(iss))?)
+                    }
+                    _ => None,
+                };
+                Some(Revalidator::new(
+                    r.clone(),
+                    &options.http,
+                    discovery,
+                    options.clock.clone(),
+                    options.cache.cooldown_ms,
+                    sink.clone(),
+                    opts.issuer.clone(),
+                )?)
+            }
+        };
         let issuer = Issuer {
             options: opts.clone(),
             name: Arc::from(opts.issuer.as_deref().unwrap_or("")),
-            discovery: match &opts.source {
-                KeySource::Discovery(url) => Some(discovery::shared(
-                    url,
-                    opts.issuer.as_deref().unwrap_or(""),
-                    &options.http,
-                    &options.cache,
-                    &options.clock,
-                )?),
-                _ => None,
-            },
+            discovery,
+            revalidator,
             cache: ArcSwapOption::empty(),
             sink,
             subscriptions: Mutex::new(Vec::new()),

@@ -9,6 +9,7 @@
 //! and its caches), `token_cache`, `result` (the JSON handed to JS), `report` (stats, health).
 
 mod issuer;
+mod liveness;
 mod report;
 mod result;
 mod route;
@@ -32,6 +33,7 @@ use crate::keyset::KeySet;
 use crate::options::Options;
 use crate::token::{Text, Token};
 use issuer::{Issuer, Keys};
+use liveness::{is_opaque, Now};
 use report::Counters;
 use route::Lookup;
 use token_cache::{CachedToken, TokenCache};
@@ -44,6 +46,9 @@ pub enum Step {
     Compute(Box<Job>),
     /// Keys must be fetched first: call [`Verifier::verify`] with the token handed back here.
     NeedsIo(String),
+    /// The issuer's validation endpoint must be asked (no answer young enough is cached):
+    /// call [`Verifier::verify`] with the token handed back here.
+    NeedsLiveness(String),
 }
 
 /// Signature and claim checks for one token, ready to run on a worker thread.
@@ -59,13 +64,16 @@ pub struct Job {
 impl Job {
     /// Verify the signature and the claims.
     pub fn run(self: Box<Self>) -> Result<Verified> {
-        let result = self.inner.finish(
-            &self.token,
-            &self.parsed,
-            self.alg,
-            self.issuer,
-            &self.candidates,
-        );
+        let result = self
+            .inner
+            .finish(
+                &self.token,
+                &self.parsed,
+                self.alg,
+                self.issuer,
+                &self.candidates,
+            )
+            .map(|(verified, _)| verified);
         self.inner.counters.count(&result);
         result
     }
@@ -142,6 +150,7 @@ impl Verifier {
                 return job.run();
             }
             Ok(Step::NeedsIo(token)) => Err(self.inner.background_io(token)),
+            Ok(Step::NeedsLiveness(token)) => Err(self.inner.pending_liveness(token)),
             // No usable keys because the endpoint fails: for verifySync that is "not loaded".
             Err(e) if e.code.is_key_source_failure() => Err(Error::new(
                 ErrorCode::NotLoaded,
@@ -225,34 +234,103 @@ impl Inner {
     fn begin(self: &Arc<Self>, token: String) -> Result<Step> {
         self.check_open()?;
         let now = self.now();
-        if let Some(hit) = self.token_cache_hit(&token, now)? {
-            return Ok(Step::Done(hit));
+        if let Some((hit, issuer, _)) = self.token_cache_hit(&token, now)? {
+            return Ok(match self.live_now(issuer, &token, now)? {
+                Now::Live(_) => Step::Done(hit),
+                Now::Pending => Step::NeedsLiveness(token),
+            });
+        }
+        if let Some(index) = self.opaque_issuer().filter(|_| is_opaque(&token)) {
+            self.check_opaque_shape(&token)?;
+            return Ok(match self.live_now(index, &token, now)? {
+                Now::Live(answer) => Step::Done(self.opaque_result(index, answer)),
+                Now::Pending => Step::NeedsLiveness(token),
+            });
         }
         let (parsed, alg, issuer) = self.route(&token)?;
         match self.lookup(issuer, alg, &parsed, now)? {
-            Lookup::Keys(candidates) => Ok(Step::Compute(Box::new(Job {
-                inner: Arc::clone(self),
-                token,
-                parsed,
-                alg,
-                issuer,
-                candidates,
-            }))),
+            Lookup::Keys(candidates) => {
+                // A token never verified has no answer cached: it is verified, and only then
+                // revalidated, on the I/O path.
+                if let Now::Pending = self.live_now(issuer, &token, now)? {
+                    return Ok(Step::NeedsLiveness(token));
+                }
+                Ok(Step::Compute(Box::new(Job {
+                    inner: Arc::clone(self),
+                    token,
+                    parsed,
+                    alg,
+                    issuer,
+                    candidates,
+                })))
+            }
             _ => Ok(Step::NeedsIo(token)),
         }
     }
 
+    /// A whole verification with I/O: keys (discovery, load, refetch), signature, claims,
+    /// then liveness.
     async fn verify_with_io(self: &Arc<Self>, token: String) -> Result<Verified> {
         self.check_open()?;
-        if let Some(hit) = self.token_cache_hit(&token, self.now())? {
+        if let Some((hit, issuer, exp)) = self.token_cache_hit(&token, self.now())? {
+            self.live(issuer, &token, exp).await?;
             return Ok(hit);
         }
-        let (parsed, alg, issuer) = self.route(&token)?;
+        if let Some(index) = self.opaque_issuer().filter(|_| is_opaque(&token)) {
+            self.check_opaque_shape(&token)?;
+            let answer = self.live(index, &token, None).await?;
+            return Ok(self.opaque_result(index, answer));
+        }
+        let (verified, issuer, exp) = self.verify_signature_with_io(&token).await?;
+        self.live(issuer, &token, exp).await?;
+        Ok(verified)
+    }
+
+    /// For `verifySync` when the endpoint must be asked: a JWS token's signature and claims are
+    /// checked now (a failure is the answer); then ERR_REVALIDATION_PENDING, and the call runs
+    /// in the background.
+    fn pending_liveness(self: &Arc<Self>, token: String) -> Error {
+        if !is_opaque(&token)
+            && self
+                .token_cache_hit(&token, self.now())
+                .ok()
+                .flatten()
+                .is_none()
+        {
+            let checked = self.route(&token).and_then(|(parsed, alg, issuer)| {
+                match self.lookup(issuer, alg, &parsed, self.now())? {
+                    Lookup::Keys(candidates) => self
+                        .finish(&token, &parsed, alg, issuer, &candidates)
+                        .map(|_| ()),
+                    _ => Ok(()),
+                }
+            });
+            if let Err(e) = checked {
+                return e;
+            }
+        }
+        let inner = Arc::clone(self);
+        crate::runtime::spawn(async move {
+            let _ = inner.verify_with_io(token).await;
+        });
+        Error::new(
+            ErrorCode::RevalidationPending,
+            "no answer of the validation endpoint is cached for this token yet: it is being asked now; use verify(), or retry",
+        )
+    }
+
+    /// Keys (with I/O as needed), signature and claims: the result, the issuer, and `exp`.
+    async fn verify_signature_with_io(
+        self: &Arc<Self>,
+        token: &str,
+    ) -> Result<(Verified, usize, Option<f64>)> {
+        let (parsed, alg, issuer) = self.route(token)?;
         let kid = parsed.header.kid.clone();
         for _ in 0..4 {
             match self.lookup(issuer, alg, &parsed, self.now())? {
                 Lookup::Keys(candidates) => {
-                    return self.finish(&token, &parsed, alg, issuer, &candidates)
+                    let (verified, exp) = self.finish(token, &parsed, alg, issuer, &candidates)?;
+                    return Ok((verified, issuer, exp));
                 }
                 Lookup::Discover(d) => {
                     d.load().await?;
@@ -290,7 +368,8 @@ impl Inner {
                             " after refetching the JWKS",
                         ));
                     }
-                    return self.finish(&token, &parsed, alg, issuer, &found);
+                    let (verified, exp) = self.finish(token, &parsed, alg, issuer, &found)?;
+                    return Ok((verified, issuer, exp));
                 }
             }
         }
@@ -312,7 +391,8 @@ impl Inner {
         )
     }
 
-    /// Signature, then claims; a success is remembered in the token cache.
+    /// Signature, then claims; a success is remembered in the token cache. Gives the token's
+    /// `exp` too.
     fn finish(
         &self,
         token: &str,
@@ -320,7 +400,7 @@ impl Inner {
         alg: Algorithm,
         index: usize,
         candidates: &[Arc<Key>],
-    ) -> Result<Verified> {
+    ) -> Result<(Verified, Option<f64>)> {
         let message = &token.as_bytes()[..parsed.signing_len];
         let Some(key) = candidates
             .iter()
@@ -345,6 +425,7 @@ impl Inner {
             _ => Arc::clone(&issuer.name),
         };
         let verified = Verified::new(&parsed.payload_json, &parsed.header_json, issuer_name);
+        let exp = times.exp;
         if let Some(tokens) = &self.tokens {
             let entry = CachedToken {
                 verified: verified.clone(),
@@ -355,10 +436,15 @@ impl Inner {
             };
             tokens.insert(token, entry);
         }
-        Ok(verified)
+        Ok((verified, exp))
     }
 
-    fn token_cache_hit(&self, token: &str, now: u64) -> Result<Option<Verified>> {
+    /// A verified token from the token cache: the result, its issuer and its `exp`.
+    fn token_cache_hit(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Option<(Verified, usize, Option<f64>)>> {
         let Some(tokens) = &self.tokens else {
             return Ok(None);
         };
@@ -378,7 +464,11 @@ impl Inner {
             }
         }
         Counters::bump(&self.counters.token_cache_hits);
-        Ok(Some(entry.verified.clone()))
+        Ok(Some((
+            entry.verified.clone(),
+            entry.issuer,
+            entry.times.exp,
+        )))
     }
 
     async fn load_issuer(self: &Arc<Self>, index: usize) -> Result<()> {

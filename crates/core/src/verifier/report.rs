@@ -21,6 +21,14 @@ pub struct Stats {
     pub fetch_errors: u64,
     pub cooldown_refusals: u64,
     pub stale_serves: u64,
+    /// Validation endpoint calls.
+    pub revalidations: u64,
+    /// Verifications answered from a cached liveness answer.
+    pub revalidation_hits: u64,
+    /// Tokens found inactive.
+    pub inactive: u64,
+    /// Validation endpoint failures.
+    pub revalidation_errors: u64,
 }
 
 /// Health of one issuer.
@@ -76,6 +84,13 @@ impl Counters {
             stale_serves: self.stale_serves.load(Ordering::Relaxed),
             ..Stats::default()
         };
+        for r in issuers.iter().filter_map(|i| i.revalidator.as_ref()) {
+            let c = r.counters();
+            stats.revalidations += c.revalidations.load(Ordering::Relaxed);
+            stats.revalidation_hits += c.hits.load(Ordering::Relaxed);
+            stats.inactive += c.inactive.load(Ordering::Relaxed);
+            stats.revalidation_errors += c.errors.load(Ordering::Relaxed);
+        }
         let mut seen: Vec<*const KeyCache> = Vec::new();
         for cache in issuers.iter().filter_map(Issuer::cache) {
             if seen.contains(&Arc::as_ptr(&cache)) {
