@@ -34,6 +34,11 @@ const options: VerifierOptions = {
   http: { timeout: '1.5s', headers: { 'user-agent': 'my-service' }, maxBytes: 1 << 20, allowHttp: false },
   tokenCache: 1000,
   onEvent(event: VerifierEvent) {
+    if ('shared' in event) {
+      const redis: string = event.endpoint;
+      console.log(event.type, redis, event.error?.message);
+      return;
+    }
     if (event.type === 'revalidate') {
       const endpoint: string = event.endpoint;
       const active: boolean | undefined = event.active;

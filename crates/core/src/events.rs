@@ -20,6 +20,8 @@ pub enum EventKind {
     Warning,
     /// A validation endpoint answered (or failed) for a token.
     Revalidate,
+    /// Something recovered (e.g. the shared tier is back).
+    Info,
 }
 
 impl EventKind {
@@ -32,6 +34,7 @@ impl EventKind {
             EventKind::Error => "error",
             EventKind::Warning => "warning",
             EventKind::Revalidate => "revalidate",
+            EventKind::Info => "info",
         }
     }
 }
@@ -52,6 +55,8 @@ pub struct Event {
     pub endpoint: Option<String>,
     /// The endpoint's verdict (revalidate events that got one).
     pub active: Option<bool>,
+    /// An event of the shared tier (`endpoint` is the Redis URL without credentials).
+    pub shared: bool,
 }
 
 impl Event {
@@ -69,6 +74,7 @@ impl Event {
             error: None,
             endpoint: None,
             active: None,
+            shared: false,
         }
     }
 }

@@ -41,6 +41,7 @@ pub mod refresh;
 mod registry;
 pub mod revalidate;
 pub mod runtime;
+pub mod store;
 pub mod token;
 pub mod verifier;
 

@@ -22,6 +22,7 @@ use crate::fetch::{Fetcher, HttpOptions};
 use crate::keyset::KeySet;
 use crate::refresh::{Refresher, View};
 use crate::registry::{client_identity, intern, Registry};
+use crate::store::SharedTier;
 use kid_guard::KidGuard;
 use source::JwksSource;
 
@@ -93,9 +94,16 @@ impl std::fmt::Debug for KeyCache {
 }
 
 impl KeyCache {
-    /// A new, empty cache (use [`shared`] to get the process-wide one).
-    pub fn new(url: String, fetcher: Fetcher, policy: CachePolicy, clock: Clock) -> Arc<KeyCache> {
-        let source = Arc::new(JwksSource::new(url, fetcher, policy));
+    /// A new, empty cache (use [`shared`] to get the process-wide one). With a `tier`, the
+    /// fleet shares its fetches.
+    pub fn new(
+        url: String,
+        fetcher: Fetcher,
+        policy: CachePolicy,
+        clock: Clock,
+        tier: Option<Arc<SharedTier>>,
+    ) -> Arc<KeyCache> {
+        let source = Arc::new(JwksSource::new(url, fetcher, policy, tier, clock.clone()));
         Arc::new(KeyCache {
             refresher: Refresher::new(source, policy.refresh_policy(), clock),
             guard: KidGuard::default(),
@@ -234,8 +242,8 @@ impl KeyCache {
 }
 
 /// What makes two users of a JWKS URL interchangeable: the URL, the request headers, the
-/// extra CA, and the clock (state made under a test clock is never shared).
-type CacheId = (String, Vec<(String, String)>, Option<String>, usize);
+/// extra CA, the clock (state made under a test clock is never shared) and the shared tier.
+type CacheId = (String, Vec<(String, String)>, Option<String>, usize, usize);
 
 static REGISTRY: Registry<CacheId, KeyCache> = OnceLock::new();
 
@@ -246,15 +254,18 @@ pub fn shared(
     http: &HttpOptions,
     policy: CachePolicy,
     clock: &Clock,
+    tier: Option<&Arc<SharedTier>>,
 ) -> Result<(Arc<KeyCache>, bool)> {
     let (headers, ca) = client_identity(http);
-    let id = (url.to_owned(), headers, ca, clock.id());
+    let tier_id = tier.map_or(0, |t| Arc::as_ptr(t) as usize);
+    let id = (url.to_owned(), headers, ca, clock.id(), tier_id);
     let (cache, existed) = intern(&REGISTRY, id, || {
         Ok(KeyCache::new(
             url.to_owned(),
             Fetcher::new(http.clone())?,
             policy,
             clock.clone(),
+            tier.cloned(),
         ))
     })?;
     let conflict = existed && *cache.policy() != policy;

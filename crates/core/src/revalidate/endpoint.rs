@@ -110,6 +110,11 @@ impl Endpoint {
         })
     }
 
+    /// How long one call may take (`http.timeout`).
+    pub fn timeout(&self) -> std::time::Duration {
+        self.fetcher.options().timeout
+    }
+
     /// The endpoint URL (discovering it when needed).
     async fn url(&self) -> Result<String> {
         let d = match &self.target {

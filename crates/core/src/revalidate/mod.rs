@@ -12,7 +12,7 @@ mod answer;
 mod endpoint;
 pub mod options;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aws_lc_rs::digest;
@@ -30,6 +30,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::EventSink;
 use crate::fetch::HttpOptions;
 use crate::refresh::{Fresh, Lifetime, RefreshPolicy, Refresher, Source, View};
+use crate::store::{coordinate, Document, SharedTier, Topic};
 use endpoint::Endpoint;
 
 /// Percentage of an answer's lifetime after which the next use refreshes it in the background.
@@ -54,6 +55,20 @@ pub enum Cached {
     Pending,
 }
 
+/// What a [`Revalidator`] works with besides its options.
+pub struct Context<'a> {
+    pub http: &'a HttpOptions,
+    /// The issuer's discovery (for an introspection endpoint that is not given).
+    pub discovery: Option<Arc<Discovery>>,
+    pub clock: Clock,
+    /// Longest backoff after failures (the key cache's cooldown).
+    pub max_backoff_ms: u64,
+    pub sink: Option<Arc<dyn EventSink>>,
+    pub issuer: Option<String>,
+    /// The fleet's shared tier, when `shared` is set.
+    pub tier: Option<Arc<SharedTier>>,
+}
+
 /// The revalidation of one issuer. See the module documentation.
 pub struct Revalidator {
     options: RevalidateOptions,
@@ -61,30 +76,30 @@ pub struct Revalidator {
     answers: Cache<[u8; 32], Arc<Refresher<Check>>>,
     clock: Clock,
     policy: RefreshPolicy,
+    tier: Option<Arc<SharedTier>>,
 }
 
 impl Revalidator {
-    /// A revalidator for one issuer. Backoff after failures goes up to `max_backoff_ms` (the
-    /// key cache's cooldown).
-    pub fn new(
-        options: RevalidateOptions,
-        http: &HttpOptions,
-        discovery: Option<Arc<Discovery>>,
-        clock: Clock,
-        max_backoff_ms: u64,
-        sink: Option<Arc<dyn EventSink>>,
-        issuer: Option<String>,
-    ) -> Result<Revalidator> {
-        let endpoint = Endpoint::new(&options.mode, http, discovery, clock.clone(), sink, issuer)?;
+    /// A revalidator for one issuer.
+    pub fn new(options: RevalidateOptions, ctx: Context) -> Result<Revalidator> {
+        let endpoint = Endpoint::new(
+            &options.mode,
+            ctx.http,
+            ctx.discovery,
+            ctx.clock.clone(),
+            ctx.sink,
+            ctx.issuer,
+        )?;
         Ok(Revalidator {
             answers: Cache::new(options.max_entries),
             policy: RefreshPolicy {
                 max_stale_ms: options.stale_if_error_ms,
-                max_backoff_ms,
+                max_backoff_ms: ctx.max_backoff_ms,
             },
             endpoint: Arc::new(endpoint),
-            clock,
+            clock: ctx.clock,
             options,
+            tier: ctx.tier,
         })
     }
 
@@ -137,6 +152,8 @@ impl Revalidator {
                         exp_ms: exp_s.map(seconds_to_ms),
                         interval_ms: self.options.interval_ms,
                         clock: self.clock.clone(),
+                        tier: self.tier.clone(),
+                        last_fetched: AtomicU64::new(0),
                     }),
                     self.policy,
                     self.clock.clone(),
@@ -203,6 +220,18 @@ struct Check {
     exp_ms: Option<u64>,
     interval_ms: u64,
     clock: Clock,
+    /// The fleet's shared tier, when `shared` is set.
+    tier: Option<Arc<SharedTier>>,
+    /// When the answer held arrived (epoch ms), as the fleet shares it.
+    last_fetched: AtomicU64,
+}
+
+/// The shared form of an answer.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedAnswer {
+    active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payload: Option<String>,
 }
 
 /// Holds the token in a [`Check`] while one verification runs.
@@ -220,6 +249,51 @@ impl Check {
             p.1 = Some(token.to_owned());
         }
         Offer(self)
+    }
+
+    /// Ask the endpoint; the answer, and its shared form.
+    async fn ask(&self, token: &str) -> Result<(Fresh<Answer>, Option<Document>)> {
+        let liveness = self.endpoint.call(token).await?;
+        let now = self.clock.now_ms();
+        let lifetime = self.lifetime(&liveness, now);
+        let answer = Answer {
+            active: liveness.active,
+            payload_json: liveness.payload.map(|p| Value::Object(p).to_string()),
+        };
+        self.last_fetched.store(now, Ordering::Relaxed);
+        let shared = SharedAnswer {
+            active: answer.active,
+            payload: answer.payload_json.clone(),
+        };
+        let doc = serde_json::to_string(&shared).ok().map(|body| Document {
+            body,
+            etag: None,
+            last_modified: None,
+            fetched_at: now,
+            expires_at: now.saturating_add(lifetime.fresh_ms),
+            refresh_at: now.saturating_add(lifetime.refresh_after_ms),
+        });
+        Ok((Fresh::New(Arc::new(answer), lifetime), doc))
+    }
+
+    /// An answer another process of the fleet got, when it is newer than ours and fresh.
+    fn adopt(&self, doc: &Document) -> Option<Fresh<Answer>> {
+        let now = self.clock.now_ms();
+        if doc.expires_at <= now || doc.fetched_at <= self.last_fetched.load(Ordering::Relaxed) {
+            return None;
+        }
+        let shared: SharedAnswer = serde_json::from_str(&doc.body).ok()?;
+        self.last_fetched.store(doc.fetched_at, Ordering::Relaxed);
+        Some(Fresh::New(
+            Arc::new(Answer {
+                active: shared.active,
+                payload_json: shared.payload,
+            }),
+            Lifetime {
+                fresh_ms: doc.expires_at - now,
+                refresh_after_ms: doc.refresh_at.saturating_sub(now),
+            },
+        ))
     }
 
     /// How long an answer lives: "active" up to `interval`, inactive until `exp` (or
@@ -260,16 +334,24 @@ impl Source for Check {
         let token = self.lock().1.clone();
         async move {
             let token = token.ok_or_else(|| self.task_failed())?;
-            let liveness = self.endpoint.call(&token).await?;
-            let lifetime = self.lifetime(&liveness, self.clock.now_ms());
-            let payload_json = liveness.payload.map(|p| Value::Object(p).to_string());
-            Ok(Fresh::New(
-                Arc::new(Answer {
-                    active: liveness.active,
-                    payload_json,
-                }),
-                lifetime,
-            ))
+            let Some(tier) = self.tier.clone() else {
+                return self.ask(&token).await.map(|(fresh, _)| fresh);
+            };
+            let topic = Topic {
+                kind: "live",
+                id: token.as_bytes(),
+                wait: self.endpoint.timeout(),
+                keep_ms: 0,
+            };
+            let rate_limited = |secs: u64| {
+                let mut e = Error::new(
+                    ErrorCode::RevalidationFailed,
+                    "the validation endpoint asked the fleet to wait (Retry-After, shared through Redis)",
+                );
+                e.retry_after = Some(secs);
+                e
+            };
+            coordinate(&tier, &topic, |doc| self.adopt(doc), || self.ask(&token), rate_limited).await
         }
         .boxed()
     }
@@ -305,6 +387,8 @@ mod tests {
             exp_ms,
             interval_ms,
             clock: Clock::system(),
+            tier: None,
+            last_fetched: AtomicU64::new(0),
         }
     }
 

@@ -11,7 +11,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Event, EventKind, EventSink};
 use crate::key_cache::{self, KeyCache};
 use crate::options::{IssuerOptions, KeySource, Options};
-use crate::revalidate::{Mode, Revalidator};
+use crate::revalidate::{Context, Mode, Revalidator};
+use crate::store::SharedTier;
 
 /// Where an issuer's keys are now.
 pub enum Keys {
@@ -32,6 +33,7 @@ pub struct Issuer {
     cache: ArcSwapOption<KeyCache>,
     sink: Option<Arc<dyn EventSink>>,
     subscriptions: Mutex<Vec<(Arc<KeyCache>, u64)>>,
+    tier: Option<Arc<SharedTier>>,
 }
 
 /// Adds the issuer to the events of a shared cache before handing them on.
@@ -53,6 +55,7 @@ impl Issuer {
         opts: &IssuerOptions,
         options: &Options,
         sink: Option<Arc<dyn EventSink>>,
+        tier: Option<Arc<SharedTier>>,
     ) -> Result<Issuer> {
         let discover = |url: &str| {
             discovery::shared(
@@ -61,6 +64,7 @@ impl Issuer {
                 &options.http,
                 &options.cache,
                 &options.clock,
+                tier.as_ref(),
             )
         };
         let discovery = match &opts.source {
@@ -81,12 +85,15 @@ impl Issuer {
                 };
                 Some(Revalidator::new(
                     r.clone(),
-                    &options.http,
-                    discovery,
-                    options.clock.clone(),
-                    options.cache.cooldown_ms,
-                    sink.clone(),
-                    opts.issuer.clone(),
+                    Context {
+                        http: &options.http,
+                        discovery,
+                        clock: options.clock.clone(),
+                        max_backoff_ms: options.cache.cooldown_ms,
+                        sink: sink.clone(),
+                        issuer: opts.issuer.clone(),
+                        tier: tier.clone(),
+                    },
                 )?)
             }
         };
@@ -98,6 +105,7 @@ impl Issuer {
             cache: ArcSwapOption::empty(),
             sink,
             subscriptions: Mutex::new(Vec::new()),
+            tier,
         };
         if let KeySource::Remote(url) = &opts.source {
             issuer.attach(url, options)?;
@@ -138,8 +146,13 @@ impl Issuer {
 
     /// Use the process-wide cache of `uri` from now on (subscribing to its events).
     fn attach(&self, uri: &str, options: &Options) -> Result<Arc<KeyCache>> {
-        let (cache, conflict) =
-            key_cache::shared(uri, &options.http, options.cache, &options.clock)?;
+        let (cache, conflict) = key_cache::shared(
+            uri,
+            &options.http,
+            options.cache,
+            &options.clock,
+            self.tier.as_ref(),
+        )?;
         let previous = self.cache.swap(Some(Arc::clone(&cache)));
         if previous.is_some_and(|p| Arc::ptr_eq(&p, &cache)) {
             return Ok(cache);

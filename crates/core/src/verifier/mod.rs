@@ -31,6 +31,7 @@ use crate::key::Key;
 use crate::key_cache::{Refetch, Usable};
 use crate::keyset::KeySet;
 use crate::options::Options;
+use crate::store::{self, SharedTier};
 use crate::token::{Text, Token};
 use issuer::{Issuer, Keys};
 use liveness::{is_opaque, Now};
@@ -87,6 +88,9 @@ pub(crate) struct Inner {
     tokens: Option<TokenCache>,
     counters: Counters,
     closed: AtomicBool,
+    /// The fleet's shared tier, and this Verifier's subscription to its events.
+    tier: Option<Arc<SharedTier>>,
+    tier_subscription: Option<u64>,
 }
 
 /// A JWT verifier. Cheap to clone; clones share everything.
@@ -104,11 +108,20 @@ impl Verifier {
                 allowed.push(*alg);
             }
         }
+        let tier = options
+            .shared
+            .as_ref()
+            .map(|s| store::shared(s, &options.clock))
+            .transpose()?;
         let issuers = options
             .issuers
             .iter()
-            .map(|opts| Issuer::new(opts, &options, sink.clone()))
+            .map(|opts| Issuer::new(opts, &options, sink.clone(), tier.clone()))
             .collect::<Result<Vec<Issuer>>>()?;
+        let tier_subscription = match (&tier, &sink) {
+            (Some(t), Some(sink)) => Some(t.subscribe(Arc::clone(sink))),
+            _ => None,
+        };
         let tokens = (options.token_cache > 0)
             .then(|| TokenCache::new(options.token_cache, options.cache.max_age_ms));
         Ok(Verifier {
@@ -119,6 +132,8 @@ impl Verifier {
                 options,
                 counters: Counters::default(),
                 closed: AtomicBool::new(false),
+                tier,
+                tier_subscription,
             }),
         })
     }
@@ -179,13 +194,16 @@ impl Verifier {
         report::health(
             &inner.issuers,
             inner.options.local_keys.as_deref(),
+            inner.tier.as_deref(),
             inner.now(),
         )
     }
 
     /// Counters.
     pub fn stats(&self) -> Stats {
-        self.inner.counters.stats(&self.inner.issuers)
+        self.inner
+            .counters
+            .stats(&self.inner.issuers, self.inner.tier.as_deref())
     }
 
     /// Count a call refused before it reached the engine (e.g. a token that is not a string).
@@ -199,6 +217,7 @@ impl Verifier {
             for issuer in &self.inner.issuers {
                 issuer.unsubscribe();
             }
+            self.inner.unsubscribe_tier();
             if let Some(tokens) = &self.inner.tokens {
                 tokens.clear();
             }
@@ -216,7 +235,19 @@ impl Verifier {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.unsubscribe_tier();
+    }
+}
+
 impl Inner {
+    fn unsubscribe_tier(&self) {
+        if let (Some(tier), Some(id)) = (&self.tier, self.tier_subscription) {
+            tier.unsubscribe(id);
+        }
+    }
+
     fn now(&self) -> u64 {
         self.options.clock.now_ms()
     }

@@ -8,6 +8,7 @@ use crate::discovery::{self, Resolved};
 use crate::error::{Error, ErrorCode, Result};
 use crate::key_cache::{HealthState, KeyCache};
 use crate::keyset::KeySet;
+use crate::store::SharedTier;
 use crate::verifier::issuer::Issuer;
 
 /// Counters of one Verifier.
@@ -29,6 +30,14 @@ pub struct Stats {
     pub inactive: u64,
     /// Validation endpoint failures.
     pub revalidation_errors: u64,
+    /// Shared-tier entries found and accepted (`shared`).
+    pub shared_hits: u64,
+    /// Shared-tier lookups that found nothing.
+    pub shared_misses: u64,
+    /// Redis calls that failed or timed out, and entries refused.
+    pub shared_errors: u64,
+    /// Waits for another process's provider call.
+    pub lock_waits: u64,
 }
 
 /// Health of one issuer.
@@ -41,6 +50,8 @@ pub struct IssuerHealth {
     pub fetched_at: Option<u64>,
     pub expires_at: Option<u64>,
     pub last_error: Option<Error>,
+    /// The shared tier: `Some(true)` up, `Some(false)` down, `None` without `shared`.
+    pub shared_up: Option<bool>,
 }
 
 /// The live counters behind [`Stats`].
@@ -69,8 +80,9 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The counters, plus the fetch counters of each distinct key cache of `issuers`.
-    pub fn stats(&self, issuers: &[Issuer]) -> Stats {
+    /// The counters, plus the fetch counters of each distinct key cache of `issuers` and the
+    /// shared tier's.
+    pub fn stats(&self, issuers: &[Issuer], tier: Option<&SharedTier>) -> Stats {
         let mut stats = Stats {
             verifications: self.verifications.load(Ordering::Relaxed),
             failures: ErrorCode::ALL
@@ -91,6 +103,13 @@ impl Counters {
             stats.inactive += c.inactive.load(Ordering::Relaxed);
             stats.revalidation_errors += c.errors.load(Ordering::Relaxed);
         }
+        if let Some(t) = tier {
+            let c = t.counters();
+            stats.shared_hits = c.hits.load(Ordering::Relaxed);
+            stats.shared_misses = c.misses.load(Ordering::Relaxed);
+            stats.shared_errors = c.errors.load(Ordering::Relaxed);
+            stats.lock_waits = c.lock_waits.load(Ordering::Relaxed);
+        }
         let mut seen: Vec<*const KeyCache> = Vec::new();
         for cache in issuers.iter().filter_map(Issuer::cache) {
             if seen.contains(&Arc::as_ptr(&cache)) {
@@ -107,7 +126,13 @@ impl Counters {
 }
 
 /// Health of each issuer at `now`.
-pub fn health(issuers: &[Issuer], local: Option<&KeySet>, now: u64) -> Vec<IssuerHealth> {
+pub fn health(
+    issuers: &[Issuer],
+    local: Option<&KeySet>,
+    tier: Option<&SharedTier>,
+    now: u64,
+) -> Vec<IssuerHealth> {
+    let shared_up = tier.map(|t| !t.is_down());
     issuers
         .iter()
         .map(|issuer| {
@@ -122,6 +147,7 @@ pub fn health(issuers: &[Issuer], local: Option<&KeySet>, now: u64) -> Vec<Issue
                     fetched_at: h.fetched_at,
                     expires_at: h.expires_at,
                     last_error: h.last_error,
+                    shared_up,
                 };
             }
             let (state, last_error) = match &issuer.discovery {
@@ -143,6 +169,7 @@ pub fn health(issuers: &[Issuer], local: Option<&KeySet>, now: u64) -> Vec<Issue
                 fetched_at: None,
                 expires_at: None,
                 last_error,
+                shared_up,
             }
         })
         .collect()
