@@ -86,7 +86,10 @@ test('verify: an unknown kid names the token kid and the kids of the JWKS', asyn
   assert.equal(r.code, 1);
   assert.match(r.stdout, /ERR_JWKS_NO_MATCHING_KEY/);
   assert.match(r.stdout, /The token names kid "from-staging"/);
-  assert.match(r.stdout, /has 3 keys: "rsa-main" \(RSA, RS256, use sig\), "ec-side" \(EC, ES256, use sig\), "ed-x5c-only" \(OKP, EdDSA, use sig\)/);
+  assert.match(
+    r.stdout,
+    /has 3 keys: "rsa-main" \(RSA, RS256, use sig\), "ec-side" \(EC, ES256, use sig\), "ed-x5c-only" \(OKP, EdDSA, use sig\)/,
+  );
   assert.match(r.stdout, /not in it/);
 });
 
@@ -176,7 +179,10 @@ test('inspect <jwks-uri>: kid, kty, alg, size/curve, use, x5c subject and expiry
   const r = await run(['inspect', srv.url]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Caching: {2}Cache-Control: max-age=120/);
-  assert.match(r.stdout, /kid {4}rsa-main\n {2}kty {4}RSA\n {2}alg {4}RS256\n {2}size {3}2048 bits\n {2}use {4}sig\n {2}x5c {4}subject CN=rsa-main; expires \d{4}-/);
+  assert.match(
+    r.stdout,
+    /kid {4}rsa-main\n {2}kty {4}RSA\n {2}alg {4}RS256\n {2}size {3}2048 bits\n {2}use {4}sig\n {2}x5c {4}subject CN=rsa-main; expires \d{4}-/,
+  );
   assert.match(r.stdout, /kid {4}ec-side\n {2}kty {4}EC\n {2}alg {4}ES256\n {2}curve {2}P-256/);
   assert.match(r.stdout, /kid {4}ed-x5c-only\n {2}kty {4}OKP\n {2}alg {4}EdDSA\n {2}curve {2}Ed25519/);
   const j = JSON.parse((await run(['inspect', srv.url, '--json'])).stdout);

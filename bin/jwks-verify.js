@@ -106,7 +106,8 @@ function checkUrl(text, { allowHttp }, what) {
   } catch {
     throw new UsageError(`${what}: "${text}" is not a URL`)
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${what}: only https URLs are fetched`)
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new UsageError(`${what}: only https URLs are fetched`)
   if (url.protocol === 'http:' && !allowHttp && !isLoopback(url)) {
     throw new UsageError(`${what}: plain http is refused for ${url.host}; use https, or --allow-http`)
   }
@@ -126,7 +127,8 @@ function decodeToken(token) {
     return out
   }
   const decodePart = (text, name) => {
-    if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error(`the ${name} is not base64url (characters outside A-Z a-z 0-9 - _)`)
+    if (!/^[A-Za-z0-9_-]*$/.test(text))
+      throw new Error(`the ${name} is not base64url (characters outside A-Z a-z 0-9 - _)`)
     const json = Buffer.from(text, 'base64url').toString('utf8')
     try {
       return JSON.parse(json)
@@ -227,7 +229,9 @@ function describeKey(jwk) {
         chainLength: jwk.x5c.length,
       }
       if (keyObject) {
-        const same = cert.publicKey.export({ format: 'der', type: 'spki' }).equals(keyObject.export({ format: 'der', type: 'spki' }))
+        const same = cert.publicKey
+          .export({ format: 'der', type: 'spki' })
+          .equals(keyObject.export({ format: 'der', type: 'spki' }))
         info.x5c.matchesKey = same
         if (!same) info.notes.push('the x5c certificate holds a different key than the JWK members')
       } else {
@@ -241,10 +245,14 @@ function describeKey(jwk) {
   if (keyObject) {
     const details = keyObject.asymmetricKeyDetails || {}
     if (details.modulusLength) info.size = details.modulusLength
-    if (details.namedCurve) info.curve = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }[details.namedCurve] || details.namedCurve
-    if (keyObject.asymmetricKeyType === 'ed25519' || keyObject.asymmetricKeyType === 'ed448') info.curve = info.curve || (keyObject.asymmetricKeyType === 'ed25519' ? 'Ed25519' : 'Ed448')
+    if (details.namedCurve)
+      info.curve =
+        { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }[details.namedCurve] || details.namedCurve
+    if (keyObject.asymmetricKeyType === 'ed25519' || keyObject.asymmetricKeyType === 'ed448')
+      info.curve = info.curve || (keyObject.asymmetricKeyType === 'ed25519' ? 'Ed25519' : 'Ed448')
   }
-  if (jwk.kty === 'RSA' && info.size && info.size < 2048) info.notes.push(`RSA key of ${info.size} bits: jwks-verify refuses keys under 2048 bits`)
+  if (jwk.kty === 'RSA' && info.size && info.size < 2048)
+    info.notes.push(`RSA key of ${info.size} bits: jwks-verify refuses keys under 2048 bits`)
   if (jwk.kty === 'oct') info.notes.push('a symmetric (oct) key in a published JWKS: ignored by jwks-verify')
   if (jwk.use !== undefined && jwk.use !== 'sig') info.notes.push(`use "${jwk.use}": not a signing key`)
   if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) info.notes.push('key_ops does not allow verify')
@@ -268,7 +276,8 @@ function keyLabel(jwk) {
 }
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA']
-const KTY_FOR = (alg) => (/^(RS|PS)/.test(alg) ? 'RSA' : /^ES/.test(alg) ? 'EC' : alg === 'EdDSA' ? 'OKP' : /^HS/.test(alg) ? 'oct' : null)
+const KTY_FOR = (alg) =>
+  /^(RS|PS)/.test(alg) ? 'RSA' : /^ES/.test(alg) ? 'EC' : alg === 'EdDSA' ? 'OKP' : /^HS/.test(alg) ? 'oct' : null
 
 // ---------------------------------------------------------------- explanations of a failed verify
 
@@ -291,11 +300,19 @@ async function explain(err, ctx) {
       const alg = header.alg
       const allowed = ctx.algorithms || ASYMMETRIC
       if (alg === undefined) lines.push('The token header names no algorithm ("alg" is missing).')
-      else if (String(alg).toLowerCase() === 'none') lines.push('The token is unsigned (alg "none"); unsigned tokens are never accepted.')
+      else if (String(alg).toLowerCase() === 'none')
+        lines.push('The token is unsigned (alg "none"); unsigned tokens are never accepted.')
       else if (/^HS/.test(alg) && !allowed.includes(alg)) {
-        lines.push(`The token is signed with ${alg}, a shared-secret algorithm; the issuer's public keys cannot verify it.`)
-        lines.push(`Accepted algorithms: ${allowed.join(', ')}. A token made with a public key as HMAC secret is a known forgery.`)
-      } else lines.push(`The algorithm ${alg} was refused: accepted algorithms are ${allowed.join(', ')} (see --algorithms).`)
+        lines.push(
+          `The token is signed with ${alg}, a shared-secret algorithm; the issuer's public keys cannot verify it.`,
+        )
+        lines.push(
+          `Accepted algorithms: ${allowed.join(', ')}. A token made with a public key as HMAC secret is a known forgery.`,
+        )
+      } else
+        lines.push(
+          `The algorithm ${alg} was refused: accepted algorithms are ${allowed.join(', ')} (see --algorithms).`,
+        )
       break
     }
     case 'ERR_JOSE_NOT_SUPPORTED':
@@ -305,7 +322,9 @@ async function explain(err, ctx) {
     case 'ERR_JWKS_NO_MATCHING_KEY':
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': {
       const jwksUri = await ctx.jwksUri()
-      const { keys, problem } = jwksUri ? await fetchKeysForExplanation(jwksUri, ctx.timeoutMs) : { keys: null, problem: 'the JWKS URL is unknown' }
+      const { keys, problem } = jwksUri
+        ? await fetchKeysForExplanation(jwksUri, ctx.timeoutMs)
+        : { keys: null, problem: 'the JWKS URL is unknown' }
       const kid = header.kid
       if (code === 'ERR_JWKS_NO_MATCHING_KEY') {
         lines.push(
@@ -321,11 +340,15 @@ async function explain(err, ctx) {
       }
       if (keys) {
         const kids = keys.map((k) => keyLabel(k))
-        lines.push(`The JWKS at ${jwksUri} has ${keys.length} key${keys.length === 1 ? '' : 's'}${keys.length ? `: ${kids.join(', ')}` : ''}.`)
+        lines.push(
+          `The JWKS at ${jwksUri} has ${keys.length} key${keys.length === 1 ? '' : 's'}${keys.length ? `: ${kids.join(', ')}` : ''}.`,
+        )
         if (code === 'ERR_JWKS_NO_MATCHING_KEY' && kid !== undefined) {
           const same = keys.filter((k) => k.kid === kid)
           if (same.length === 0) {
-            lines.push(`The kid "${kid}" is not in it: the token comes from another issuer or environment, or the key was rotated out.`)
+            lines.push(
+              `The kid "${kid}" is not in it: the token comes from another issuer or environment, or the key was rotated out.`,
+            )
           } else {
             for (const k of same) {
               const info = describeKey(k)
@@ -334,7 +357,9 @@ async function explain(err, ctx) {
               if (wantKty && k.kty !== wantKty) why.push(`it is a ${k.kty} key and ${header.alg} needs ${wantKty}`)
               if (k.alg && k.alg !== header.alg) why.push(`its alg is ${k.alg}, the token's ${header.alg}`)
               why.push(...info.notes)
-              lines.push(`A key "${kid}" is published but cannot verify this token${why.length ? `: ${why.join('; ')}` : ''}.`)
+              lines.push(
+                `A key "${kid}" is published but cannot verify this token${why.length ? `: ${why.join('; ')}` : ''}.`,
+              )
             }
           }
         }
@@ -344,14 +369,25 @@ async function explain(err, ctx) {
       break
     }
     case 'ERR_JWT_EXPIRED': {
-      if (err.claim === 'iat' || (err.claim === undefined && ctx.maxTokenAge && typeof payload.iat === 'number' && !(typeof payload.exp === 'number' && payload.exp < nowSeconds()))) {
+      if (
+        err.claim === 'iat' ||
+        (err.claim === undefined &&
+          ctx.maxTokenAge &&
+          typeof payload.iat === 'number' &&
+          !(typeof payload.exp === 'number' && payload.exp < nowSeconds()))
+      ) {
         const age = nowSeconds() - payload.iat
         lines.push(
           `The token is too old: issued ${formatDuration(age)} ago (iat ${isoDate(payload.iat)}), more than the maximum age ${formatDuration(ctx.maxTokenAge || 0)}${tolText}.`,
         )
       } else if (typeof payload.exp === 'number') {
-        lines.push(`The token expired ${formatDuration(nowSeconds() - payload.exp)} ago (exp ${isoDate(payload.exp)})${tolText}.`)
-        if (typeof payload.iat === 'number') lines.push(`It was issued ${formatDuration(nowSeconds() - payload.iat)} ago and lived ${formatDuration(payload.exp - payload.iat)}: get a fresh token.`)
+        lines.push(
+          `The token expired ${formatDuration(nowSeconds() - payload.exp)} ago (exp ${isoDate(payload.exp)})${tolText}.`,
+        )
+        if (typeof payload.iat === 'number')
+          lines.push(
+            `It was issued ${formatDuration(nowSeconds() - payload.iat)} ago and lived ${formatDuration(payload.exp - payload.iat)}: get a fresh token.`,
+          )
       } else lines.push(`The token has expired: ${err.message}.`)
       break
     }
@@ -360,16 +396,27 @@ async function explain(err, ctx) {
       const value = claim ? payload[claim] : undefined
       const show = (v) => (v === undefined ? 'absent' : JSON.stringify(v))
       if (claim === 'iss') {
-        lines.push(`The token's issuer is ${show(payload.iss)}; the issuer expected is ${JSON.stringify(ctx.issuer)} (--issuer).`)
-        if (typeof payload.iss === 'string' && payload.iss.replace(/\/+$/, '') === String(ctx.issuer).replace(/\/+$/, '')) {
+        lines.push(
+          `The token's issuer is ${show(payload.iss)}; the issuer expected is ${JSON.stringify(ctx.issuer)} (--issuer).`,
+        )
+        if (
+          typeof payload.iss === 'string' &&
+          payload.iss.replace(/\/+$/, '') === String(ctx.issuer).replace(/\/+$/, '')
+        ) {
           lines.push('They differ only by a trailing "/": issuers are compared exactly; pass the value from the token.')
         }
       } else if (claim === 'aud') {
-        lines.push(`The token's audience is ${show(payload.aud)}; expected ${ctx.audience && ctx.audience.length > 1 ? 'one of ' : ''}${ctx.audience ? ctx.audience.map((a) => JSON.stringify(a)).join(', ') : '(none configured)'} (--audience).`)
+        lines.push(
+          `The token's audience is ${show(payload.aud)}; expected ${ctx.audience && ctx.audience.length > 1 ? 'one of ' : ''}${ctx.audience ? ctx.audience.map((a) => JSON.stringify(a)).join(', ') : '(none configured)'} (--audience).`,
+        )
       } else if (claim === 'nbf' && typeof payload.nbf === 'number') {
-        lines.push(`The token is not valid yet: nbf ${isoDate(payload.nbf)}, ${formatDuration(payload.nbf - nowSeconds())} from now${tolText}. Is a clock wrong?`)
+        lines.push(
+          `The token is not valid yet: nbf ${isoDate(payload.nbf)}, ${formatDuration(payload.nbf - nowSeconds())} from now${tolText}. Is a clock wrong?`,
+        )
       } else if (claim === 'iat' && typeof payload.iat === 'number') {
-        lines.push(`The token claims to be issued in the future: iat ${isoDate(payload.iat)}, ${formatDuration(payload.iat - nowSeconds())} ahead of this clock${tolText}. Is a clock wrong?`)
+        lines.push(
+          `The token claims to be issued in the future: iat ${isoDate(payload.iat)}, ${formatDuration(payload.iat - nowSeconds())} ahead of this clock${tolText}. Is a clock wrong?`,
+        )
       } else if (claim === 'sub') {
         lines.push(`The token's subject is ${show(payload.sub)}; expected ${JSON.stringify(ctx.subject)} (--subject).`)
       } else if (claim === 'typ') {
@@ -377,7 +424,9 @@ async function explain(err, ctx) {
       } else if (claim && value === undefined) {
         lines.push(`The claim "${claim}" is required and the token does not have it.`)
       } else {
-        lines.push(`The ${claim ? `claim "${claim}" (${show(value)})` : 'claims'} failed: ${err.message}${err.reason ? ` (${err.reason})` : ''}.`)
+        lines.push(
+          `The ${claim ? `claim "${claim}" (${show(value)})` : 'claims'} failed: ${err.message}${err.reason ? ` (${err.reason})` : ''}.`,
+        )
       }
       break
     }
@@ -386,7 +435,8 @@ async function explain(err, ctx) {
         const jwksUri = ctx.configuredJwksUri || (await ctx.jwksUri({ fetch: false }))
         lines.push(`The issuer's signing keys could not be had${jwksUri ? ` from ${jwksUri}` : ''}: ${err.message}.`)
         if (err.status) lines.push(`The endpoint answered HTTP ${err.status}.`)
-        if (typeof err.retryAfter === 'number') lines.push(`The provider asks to retry after ${formatDuration(err.retryAfter)}.`)
+        if (typeof err.retryAfter === 'number')
+          lines.push(`The provider asks to retry after ${formatDuration(err.retryAfter)}.`)
         lines.push('This says nothing about the token: try again later, or check --issuer / --jwks-uri.')
       } else {
         lines.push(`${err.code ? `${err.code}: ` : ''}${err.message}`)
@@ -405,7 +455,8 @@ function claimTimes(payload) {
   const lines = []
   if (!payload || typeof payload !== 'object') return lines
   for (const claim of ['iat', 'nbf', 'exp']) {
-    if (typeof payload[claim] === 'number') lines.push(`  ${claim.padEnd(3)}  ${isoDate(payload[claim])}  (${relative(payload[claim])})`)
+    if (typeof payload[claim] === 'number')
+      lines.push(`  ${claim.padEnd(3)}  ${isoDate(payload[claim])}  (${relative(payload[claim])})`)
   }
   return lines
 }
@@ -441,7 +492,13 @@ async function commandDecode(args) {
   const token = await readToken(positionals[0])
   const decoded = decodeToken(token)
   if (values.json) {
-    printJson({ verified: false, note: 'UNVERIFIED: decoded only, the signature and claims were not checked', header: decoded.header ?? null, payload: decoded.payload ?? null, ...(decoded.problem ? { problem: decoded.problem } : {}) })
+    printJson({
+      verified: false,
+      note: 'UNVERIFIED: decoded only, the signature and claims were not checked',
+      header: decoded.header ?? null,
+      payload: decoded.payload ?? null,
+      ...(decoded.problem ? { problem: decoded.problem } : {}),
+    })
   } else {
     process.stdout.write('UNVERIFIED: decoded only; the signature and the claims were NOT checked.\n')
     if (decoded.problem) process.stdout.write(`Cannot decode the token: ${decoded.problem}.\n`)
@@ -462,7 +519,10 @@ async function commandInspect(args) {
   let issuer
   let doc
   if (/\/\.well-known\/openid-configuration$/.test(target.pathname)) {
-    ;({ jwksUri, issuer } = await discover(String(target).replace(/\/\.well-known\/openid-configuration$/, ''), timeoutMs))
+    ;({ jwksUri, issuer } = await discover(
+      String(target).replace(/\/\.well-known\/openid-configuration$/, ''),
+      timeoutMs,
+    ))
   } else {
     let first
     try {
@@ -488,9 +548,12 @@ async function commandInspect(args) {
   if (!doc) {
     checkUrl(jwksUri, { allowHttp: values['allow-http'] }, 'jwks_uri')
     doc = await fetchJson(jwksUri, timeoutMs)
-    if (!doc.body || !Array.isArray(doc.body.keys)) throw new KeysUnavailableError(`${jwksUri} is not a JWKS (no "keys" array)`)
+    if (!doc.body || !Array.isArray(doc.body.keys))
+      throw new KeysUnavailableError(`${jwksUri} is not a JWKS (no "keys" array)`)
   }
-  const keys = doc.body.keys.map((k) => (k && typeof k === 'object' ? describeKey(k) : { notes: ['not a JSON object'] }))
+  const keys = doc.body.keys.map((k) =>
+    k && typeof k === 'object' ? describeKey(k) : { notes: ['not a JSON object'] },
+  )
   const cacheControl = doc.headers.get('cache-control')
   if (values.json) {
     printJson({ jwksUri, ...(issuer ? { issuer } : {}), cacheControl: cacheControl ?? null, keys })
@@ -499,17 +562,23 @@ async function commandInspect(args) {
   const out = []
   if (issuer) out.push(`Issuer:   ${issuer}`)
   out.push(`JWKS:     ${jwksUri}`)
-  out.push(`Caching:  ${cacheControl ? `Cache-Control: ${cacheControl}` : 'no Cache-Control (jwks-verify keeps keys 10 min by default)'}`)
+  out.push(
+    `Caching:  ${cacheControl ? `Cache-Control: ${cacheControl}` : 'no Cache-Control (jwks-verify keeps keys 10 min by default)'}`,
+  )
   out.push(`Keys:     ${keys.length}`)
   for (const k of keys) {
     out.push('')
     out.push(`  kid    ${k.kid ?? '(none)'}`)
     out.push(`  kty    ${k.kty ?? '(none)'}`)
     out.push(`  alg    ${k.alg ?? '(none: any algorithm of its type)'}`)
-    out.push(`  ${k.kty === 'RSA' || k.kty === 'oct' ? 'size ' : 'curve'}  ${k.kty === 'RSA' || k.kty === 'oct' ? (k.size ? `${k.size} bits` : '?') : k.curve ?? '?'}`)
+    out.push(
+      `  ${k.kty === 'RSA' || k.kty === 'oct' ? 'size ' : 'curve'}  ${k.kty === 'RSA' || k.kty === 'oct' ? (k.size ? `${k.size} bits` : '?') : (k.curve ?? '?')}`,
+    )
     out.push(`  use    ${k.use ?? '(none)'}`)
     if (k.x5c) {
-      out.push(`  x5c    subject ${k.x5c.subject}; expires ${k.x5c.validTo}${k.x5c.expired ? ' (EXPIRED)' : ` (${relative(Date.parse(k.x5c.validTo) / 1000)})`}`)
+      out.push(
+        `  x5c    subject ${k.x5c.subject}; expires ${k.x5c.validTo}${k.x5c.expired ? ' (EXPIRED)' : ` (${relative(Date.parse(k.x5c.validTo) / 1000)})`}`,
+      )
     }
     for (const note of k.notes) out.push(`  note   ${note}`)
   }
@@ -541,8 +610,15 @@ async function commandVerify(args) {
     decoded: decodeToken(token),
     issuer: values.issuer,
     audience: values.audience,
-    algorithms: values.algorithms ? values.algorithms.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
-    clockTolerance: values['clock-tolerance'] ? parseDurationSeconds(values['clock-tolerance'], '--clock-tolerance') : 0,
+    algorithms: values.algorithms
+      ? values.algorithms
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
+    clockTolerance: values['clock-tolerance']
+      ? parseDurationSeconds(values['clock-tolerance'], '--clock-tolerance')
+      : 0,
     maxTokenAge: values['max-token-age'] ? parseDurationSeconds(values['max-token-age'], '--max-token-age') : undefined,
     subject: values.subject,
     typ: values.typ,
@@ -565,7 +641,8 @@ async function commandVerify(args) {
     // The CLI accepts bare numbers as seconds; the Verifier takes numbers for those.
     if (typeof options[key] === 'string' && /^\d+(\.\d+)?$/.test(options[key])) options[key] = Number(options[key])
   }
-  if (options.http.timeout && /^\d+(\.\d+)?$/.test(options.http.timeout)) options.http.timeout = Number(options.http.timeout)
+  if (options.http.timeout && /^\d+(\.\d+)?$/.test(options.http.timeout))
+    options.http.timeout = Number(options.http.timeout)
 
   const { Verifier } = require('../index.js')
   let verifier
@@ -584,7 +661,10 @@ async function commandVerify(args) {
     } catch {}
     if (!mayFetch) return undefined
     if (discovered === undefined) {
-      discovered = await discover(values.issuer, ctx.timeoutMs).then((d) => d.jwksUri, () => null)
+      discovered = await discover(values.issuer, ctx.timeoutMs).then(
+        (d) => d.jwksUri,
+        () => null,
+      )
     }
     return discovered || undefined
   }
@@ -601,7 +681,15 @@ async function commandVerify(args) {
       const jwksUri = await ctx.jwksUri({ fetch: false })
       const exp = result.payload && typeof result.payload.exp === 'number' ? result.payload.exp : undefined
       const verdict = `VALID: signature verified with key ${result.header.kid !== undefined ? `"${result.header.kid}" ` : ''}(${result.header.alg}) of issuer ${result.issuer}${jwksUri ? ` from ${jwksUri}` : ''}; claims accepted${exp !== undefined ? `; expires ${relative(exp)}` : ''}.`
-      if (values.json) printJson({ valid: true, header: result.header, payload: result.payload, issuer: result.issuer, jwksUri: jwksUri ?? null, verdict })
+      if (values.json)
+        printJson({
+          valid: true,
+          header: result.header,
+          payload: result.payload,
+          issuer: result.issuer,
+          jwksUri: jwksUri ?? null,
+          verdict,
+        })
       else {
         printDecoded('verified', result)
         process.stdout.write(`\n${verdict}\n`)
@@ -629,7 +717,9 @@ async function commandVerify(args) {
       })
     } else {
       if (ctx.decoded.header !== undefined) printDecoded('UNVERIFIED', ctx.decoded)
-      process.stdout.write(`\n${verdictWord} (${error.code ?? 'error'}): ${error.message}\n${lines.map((l) => `  ${l}`).join('\n')}\n`)
+      process.stdout.write(
+        `\n${verdictWord} (${error.code ?? 'error'}): ${error.message}\n${lines.map((l) => `  ${l}`).join('\n')}\n`,
+      )
     }
     return exit
   } finally {
@@ -665,8 +755,15 @@ if (require.main === module) {
       let code = EXIT.INVALID
       if (err instanceof UsageError) code = EXIT.USAGE
       else if (err instanceof KeysUnavailableError) code = EXIT.KEYS_UNAVAILABLE
-      if (json) printJson({ error: err.message, exitCode: code, ...(code === EXIT.USAGE ? { usage: 'jwks-verify --help' } : {}) })
-      process.stderr.write(`jwks-verify: ${err.message}\n${code === EXIT.USAGE ? 'Run "jwks-verify --help" for usage.\n' : ''}`)
+      if (json)
+        printJson({
+          error: err.message,
+          exitCode: code,
+          ...(code === EXIT.USAGE ? { usage: 'jwks-verify --help' } : {}),
+        })
+      process.stderr.write(
+        `jwks-verify: ${err.message}\n${code === EXIT.USAGE ? 'Run "jwks-verify --help" for usage.\n' : ''}`,
+      )
       process.exit(code)
     },
   )
