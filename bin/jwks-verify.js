@@ -2,7 +2,10 @@
 'use strict'
 // jwks-verify command line: verify a token and say why it fails, list an issuer's keys, decode a token.
 // The verdict always comes from the addon's `Verifier#verify`; this file only reads the token and the JWKS again
-// to explain the verdict in words a person can act on.
+// to explain the verdict in words a person can act on. The rules come from the engine too: documents are fetched with
+// its `fetchJson` (the key cache's https policy, redirects, size cap, timeout), keys judged by its `explainKeys`,
+// URLs by `urlRefusal`, durations by `parseDuration`. What came from the network or the token is printed through
+// `printable`.
 
 const crypto = require('node:crypto')
 const { parseArgs } = require('node:util')
@@ -35,6 +38,9 @@ Options of verify:
 
 A token of "-" is read from standard input; a leading "Bearer " is removed.
 Durations: seconds, or <number><ms|s|m|h|d>.
+Fetches follow the Verifier's rules: https only (loopback excepted, or --allow-http), at most 3 redirects
+under the same rule (and never from https to http), at most 1 MiB, --timeout. Text from the network or the
+token is printed with control characters escaped (as \\u001b).
 
 Exit codes:
   0  the token is valid (verify), or the command succeeded (inspect, decode)
@@ -49,6 +55,35 @@ class UsageError extends Error {}
 class KeysUnavailableError extends Error {}
 
 // ---------------------------------------------------------------- small helpers
+
+/** The addon, loaded when first needed: `decode` works without it. */
+const engine = () => require('../index.js')
+
+/**
+ * `text` safe for a terminal: C0 and C1 control characters, DEL, and the Unicode line separators and bidi controls
+ * (which can reorder what a reader sees) become JSON-style escapes such as `\u001b`. Idempotent.
+ */
+function printable(text) {
+  return String(text).replace(
+    /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
+/** Writes `lines` to `stream`, each through `printable`: no value can reach the terminal raw or break a line. */
+function writeLines(lines, stream = process.stdout) {
+  stream.write(`${lines.map(printable).join('\n')}\n`)
+}
+
+/** Runs `fn`; the engine's ERR_INVALID_OPTIONS becomes a usage error (exit 2) with the engine's message. */
+function asUsage(fn) {
+  try {
+    return fn()
+  } catch (err) {
+    if (err && err.code === 'ERR_INVALID_OPTIONS') throw new UsageError(err.message)
+    throw err
+  }
+}
 
 /** "3 min 20 s", "2 h 5 min", "1 d 3 h", "45 s" (the two largest units). */
 function formatDuration(seconds) {
@@ -73,12 +108,13 @@ function formatDuration(seconds) {
     .join(' ')
 }
 
-/** Seconds of a CLI duration (same forms as the Verifier options). */
-function parseDurationSeconds(value, option) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(value).trim())
-  if (!m) throw new UsageError(`${option}: "${value}" is not a duration (seconds, or <number><ms|s|m|h|d>)`)
-  const factor = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] || 's']
-  return Number(m[1]) * factor
+/**
+ * A duration argument, read by the engine: `{ value, seconds }`, `value` as the Verifier options take it (argv holds
+ * only strings, so a bare number becomes a number: seconds). A duration the engine refuses is a usage error.
+ */
+function durationArg(text, option) {
+  const value = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text
+  return { value, seconds: asUsage(() => engine().parseDuration(value, option)) / 1000 }
 }
 
 const nowSeconds = () => Date.now() / 1000
@@ -94,24 +130,12 @@ function relative(seconds) {
   return delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(delta)} ago`
 }
 
-function isLoopback(url) {
-  const host = url.hostname.replace(/^\[|\]$/g, '')
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
-}
-
-function checkUrl(text, { allowHttp }, what) {
-  let url
-  try {
-    url = new URL(text)
-  } catch {
-    throw new UsageError(`${what}: "${text}" is not a URL`)
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new UsageError(`${what}: only https URLs are fetched`)
-  if (url.protocol === 'http:' && !allowHttp && !isLoopback(url)) {
-    throw new UsageError(`${what}: plain http is refused for ${url.host}; use https, or --allow-http`)
-  }
-  return url
+/** A usage error unless the engine would fetch `url` (its https policy); `what` names the argument. */
+function checkUrl(url, allowHttp, what) {
+  const why = engine().urlRefusal(url, allowHttp)
+  if (why === null) return
+  const hint = !allowHttp && engine().urlRefusal(url, true) === null ? '; use https, or --allow-http' : ''
+  throw new UsageError(`${what}: ${url} ${why}${hint}`)
 }
 
 /** Decodes a compact JWS for display only: `{ header, payload, parts, problem }` (nothing is verified). */
@@ -158,42 +182,39 @@ async function readToken(arg) {
   return text
 }
 
-async function fetchJson(url, timeoutMs) {
-  let res
+/**
+ * `{ url, status, headers, body }` of a JSON document fetched by the engine under the key cache's rules (`http`: the
+ * Verifier's `http` option). The 503-class codes become a KeysUnavailableError (exit 3) keeping `code`, `status` and
+ * `retryAfter`; `what` names the document in the message.
+ */
+async function fetchJson(url, http, what) {
   try {
-    res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) })
+    return await engine().fetchJson(url, http)
   } catch (err) {
-    const cause = err.cause ? ` (${err.cause.code || err.cause.message})` : ''
-    const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : `${err.message}${cause}`
-    throw new KeysUnavailableError(`cannot fetch ${url}: ${why}`)
-  }
-  const text = await res.text()
-  if (!res.ok) {
-    const retry = res.headers.get('retry-after')
-    throw Object.assign(
-      new KeysUnavailableError(`${url} answered HTTP ${res.status}${retry ? ` (Retry-After: ${retry})` : ''}`),
-      { status: res.status },
-    )
-  }
-  try {
-    return { body: JSON.parse(text), headers: res.headers, url: res.url || String(url) }
-  } catch {
-    throw new KeysUnavailableError(`${url} did not answer JSON`)
+    if (!err || !isUnavailable(err.code)) throw err
+    const { code, status, retryAfter } = err
+    throw Object.assign(new KeysUnavailableError(`cannot fetch ${what}: ${err.message}`), { code, status, retryAfter })
   }
 }
 
 /** `{ jwksUri, issuer }` for an issuer through its discovery document. */
-async function discover(issuer, timeoutMs) {
+async function discover(issuer, http) {
   const discoveryUrl = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`
-  const { body } = await fetchJson(discoveryUrl, timeoutMs)
+  const { body } = await fetchJson(discoveryUrl, http, 'the discovery document')
   if (!body || typeof body.jwks_uri !== 'string') {
     throw new KeysUnavailableError(`the discovery document ${discoveryUrl} has no jwks_uri`)
   }
   return { jwksUri: body.jwks_uri, issuer: body.issuer, discoveryUrl }
 }
 
-/** Facts about one JWK for display: kid, kty, alg, use, size or curve, x5c certificate, notes. */
-function describeKey(jwk) {
+const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value)
+
+/**
+ * Facts about one JWK for display: kid, kty, alg, use, size or curve, x5c certificate, notes; `usable` and `reason`
+ * are the engine's verdict (`explainKeys`), the only judge of whether jwks-verify uses the key.
+ */
+function describeKey(value, verdict) {
+  const jwk = isObject(value) ? value : {}
   const info = {
     kid: jwk.kid ?? null,
     kty: jwk.kty ?? null,
@@ -202,19 +223,21 @@ function describeKey(jwk) {
     size: null,
     curve: jwk.crv ?? null,
     x5c: null,
-    notes: [],
+    usable: verdict.usable,
+    ...(verdict.usable ? {} : { reason: verdict.reason }),
+    notes: verdict.usable ? [] : [`not used by jwks-verify: ${verdict.reason}`],
   }
   let keyObject
   const members = { ...jwk }
   delete members.x5c
   try {
     if (jwk.kty === 'oct') {
-      info.size = jwk.k ? Buffer.from(jwk.k, 'base64url').length * 8 : null
+      info.size = typeof jwk.k === 'string' ? Buffer.from(jwk.k, 'base64url').length * 8 : null
     } else if ((jwk.kty === 'RSA' && jwk.n) || jwk.x) {
       keyObject = crypto.createPublicKey({ key: members, format: 'jwk' })
     }
-  } catch (err) {
-    info.notes.push(`the key members do not form a valid key: ${err.message}`)
+  } catch {
+    // not a key node can read: the verdict says why
   }
   if (Array.isArray(jwk.x5c) && typeof jwk.x5c[0] === 'string') {
     try {
@@ -233,13 +256,12 @@ function describeKey(jwk) {
           .export({ format: 'der', type: 'spki' })
           .equals(keyObject.export({ format: 'der', type: 'spki' }))
         info.x5c.matchesKey = same
-        if (!same) info.notes.push('the x5c certificate holds a different key than the JWK members')
       } else {
         keyObject = cert.publicKey
       }
       if (info.x5c.expired) info.notes.push('the x5c certificate has expired (jwks-verify uses the key, not the dates)')
-    } catch (err) {
-      info.notes.push(`x5c[0] is not a certificate: ${err.message}`)
+    } catch {
+      // not a certificate node can read: the verdict says why
     }
   }
   if (keyObject) {
@@ -251,18 +273,13 @@ function describeKey(jwk) {
     if (keyObject.asymmetricKeyType === 'ed25519' || keyObject.asymmetricKeyType === 'ed448')
       info.curve = info.curve || (keyObject.asymmetricKeyType === 'ed25519' ? 'Ed25519' : 'Ed448')
   }
-  if (jwk.kty === 'RSA' && info.size && info.size < 2048)
-    info.notes.push(`RSA key of ${info.size} bits: jwks-verify refuses keys under 2048 bits`)
-  if (jwk.kty === 'oct') info.notes.push('a symmetric (oct) key in a published JWKS: ignored by jwks-verify')
-  if (jwk.use !== undefined && jwk.use !== 'sig') info.notes.push(`use "${jwk.use}": not a signing key`)
-  if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) info.notes.push('key_ops does not allow verify')
   return info
 }
 
 /** The JWKS for an explanation (never for the verdict); `null` and a reason when it cannot be had. */
-async function fetchKeysForExplanation(jwksUri, timeoutMs) {
+async function fetchKeysForExplanation(jwksUri, http) {
   try {
-    const { body } = await fetchJson(jwksUri, timeoutMs)
+    const { body } = await fetchJson(jwksUri, http, 'the JWKS')
     if (!body || !Array.isArray(body.keys)) return { keys: null, problem: `${jwksUri} is not a JWKS (no "keys" array)` }
     return { keys: body.keys }
   } catch (err) {
@@ -270,19 +287,21 @@ async function fetchKeysForExplanation(jwksUri, timeoutMs) {
   }
 }
 
-function keyLabel(jwk) {
+function keyLabel(value) {
+  const jwk = isObject(value) ? value : {}
   const bits = [jwk.kty, jwk.alg, jwk.use && `use ${jwk.use}`].filter(Boolean).join(', ')
   return `"${jwk.kid ?? '(no kid)'}"${bits ? ` (${bits})` : ''}`
 }
 
-const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA']
+/** The key type an algorithm needs, to explain why a key published under the token's kid does not fit it. */
 const KTY_FOR = (alg) =>
   /^(RS|PS)/.test(alg) ? 'RSA' : /^ES/.test(alg) ? 'EC' : alg === 'EdDSA' ? 'OKP' : /^HS/.test(alg) ? 'oct' : null
 
 // ---------------------------------------------------------------- explanations of a failed verify
 
 async function explain(err, ctx) {
-  const { header = {}, payload = {} } = ctx.decoded
+  const header = isObject(ctx.decoded.header) ? ctx.decoded.header : {}
+  const payload = isObject(ctx.decoded.payload) ? ctx.decoded.payload : {}
   const lines = []
   const code = err.code
   const tol = ctx.clockTolerance || 0
@@ -298,11 +317,12 @@ async function explain(err, ctx) {
       break
     case 'ERR_JOSE_ALG_NOT_ALLOWED': {
       const alg = header.alg
-      const allowed = ctx.algorithms || ASYMMETRIC
+      const { asymmetric, symmetric } = engine().algorithms()
+      const allowed = ctx.algorithms || asymmetric
       if (alg === undefined) lines.push('The token header names no algorithm ("alg" is missing).')
       else if (String(alg).toLowerCase() === 'none')
         lines.push('The token is unsigned (alg "none"); unsigned tokens are never accepted.')
-      else if (/^HS/.test(alg) && !allowed.includes(alg)) {
+      else if (symmetric.includes(alg) && !allowed.includes(alg)) {
         lines.push(
           `The token is signed with ${alg}, a shared-secret algorithm; the issuer's public keys cannot verify it.`,
         )
@@ -323,7 +343,7 @@ async function explain(err, ctx) {
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': {
       const jwksUri = await ctx.jwksUri()
       const { keys, problem } = jwksUri
-        ? await fetchKeysForExplanation(jwksUri, ctx.timeoutMs)
+        ? await fetchKeysForExplanation(jwksUri, ctx.http)
         : { keys: null, problem: 'the JWKS URL is unknown' }
       const kid = header.kid
       if (code === 'ERR_JWKS_NO_MATCHING_KEY') {
@@ -344,19 +364,20 @@ async function explain(err, ctx) {
           `The JWKS at ${jwksUri} has ${keys.length} key${keys.length === 1 ? '' : 's'}${keys.length ? `: ${kids.join(', ')}` : ''}.`,
         )
         if (code === 'ERR_JWKS_NO_MATCHING_KEY' && kid !== undefined) {
-          const same = keys.filter((k) => k.kid === kid)
+          const verdicts = engine().explainKeys({ keys })
+          const same = keys.filter((k) => isObject(k) && k.kid === kid)
           if (same.length === 0) {
             lines.push(
               `The kid "${kid}" is not in it: the token comes from another issuer or environment, or the key was rotated out.`,
             )
           } else {
             for (const k of same) {
-              const info = describeKey(k)
+              const verdict = verdicts[keys.indexOf(k)]
               const why = []
               const wantKty = KTY_FOR(header.alg)
               if (wantKty && k.kty !== wantKty) why.push(`it is a ${k.kty} key and ${header.alg} needs ${wantKty}`)
               if (k.alg && k.alg !== header.alg) why.push(`its alg is ${k.alg}, the token's ${header.alg}`)
-              why.push(...info.notes)
+              if (!verdict.usable) why.push(verdict.reason)
               lines.push(
                 `A key "${kid}" is published but cannot verify this token${why.length ? `: ${why.join('; ')}` : ''}.`,
               )
@@ -447,8 +468,12 @@ async function explain(err, ctx) {
 
 // ---------------------------------------------------------------- output
 
+/**
+ * One JSON document. JSON.stringify escapes C0 controls but leaves DEL, C1 and the bidi controls raw; `writeLines`
+ * escapes those too (they occur only inside strings, so the document parses to the same value).
+ */
 function printJson(value) {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+  writeLines(JSON.stringify(value, null, 2).split('\n'))
 }
 
 function claimTimes(payload) {
@@ -464,11 +489,11 @@ function claimTimes(payload) {
 function printDecoded(label, decoded) {
   const out = []
   out.push(`Header (${label}):`)
-  out.push(JSON.stringify(decoded.header, null, 2) ?? '(none)')
+  out.push(...(JSON.stringify(decoded.header, null, 2) ?? '(none)').split('\n'))
   out.push(`Payload (${label}):`)
-  out.push(JSON.stringify(decoded.payload, null, 2) ?? '(none)')
+  out.push(...(JSON.stringify(decoded.payload, null, 2) ?? '(none)').split('\n'))
   out.push(...claimTimes(decoded.payload))
-  process.stdout.write(`${out.join('\n')}\n`)
+  writeLines(out)
 }
 
 // ---------------------------------------------------------------- commands
@@ -482,7 +507,7 @@ function parse(args, options) {
   try {
     return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true })
   } catch (err) {
-    throw new UsageError(err.message)
+    throw new UsageError(err.message.replace(/\n/g, ' '))
   }
 }
 
@@ -500,8 +525,8 @@ async function commandDecode(args) {
       ...(decoded.problem ? { problem: decoded.problem } : {}),
     })
   } else {
-    process.stdout.write('UNVERIFIED: decoded only; the signature and the claims were NOT checked.\n')
-    if (decoded.problem) process.stdout.write(`Cannot decode the token: ${decoded.problem}.\n`)
+    writeLines(['UNVERIFIED: decoded only; the signature and the claims were NOT checked.'])
+    if (decoded.problem) writeLines([`Cannot decode the token: ${decoded.problem}.`])
     else printDecoded('UNVERIFIED', decoded)
   }
   return decoded.problem ? EXIT.INVALID : EXIT.OK
@@ -513,32 +538,34 @@ async function commandInspect(args) {
     timeout: { type: 'string' },
   })
   if (positionals.length !== 1) throw new UsageError('inspect takes one JWKS URL or issuer')
-  const timeoutMs = values.timeout ? parseDurationSeconds(values.timeout, '--timeout') * 1000 : 5000
-  const target = checkUrl(positionals[0], { allowHttp: values['allow-http'] }, 'inspect')
+  const allowHttp = values['allow-http']
+  const http = {
+    ...(allowHttp ? { allowHttp: true } : {}),
+    ...(values.timeout ? { timeout: durationArg(values.timeout, '--timeout').value } : {}),
+  }
+  const target = positionals[0]
+  checkUrl(target, allowHttp, 'inspect')
   let jwksUri
   let issuer
   let doc
-  if (/\/\.well-known\/openid-configuration$/.test(target.pathname)) {
-    ;({ jwksUri, issuer } = await discover(
-      String(target).replace(/\/\.well-known\/openid-configuration$/, ''),
-      timeoutMs,
-    ))
+  if (/\/\.well-known\/openid-configuration$/.test(new URL(target).pathname)) {
+    ;({ jwksUri, issuer } = await discover(target.replace(/\/\.well-known\/openid-configuration$/, ''), http))
   } else {
     let first
     try {
-      first = await fetchJson(target, timeoutMs)
+      first = await fetchJson(target, http, target)
     } catch (err) {
       first = { error: err }
     }
     if (first.body && Array.isArray(first.body.keys)) {
-      jwksUri = String(target)
+      jwksUri = target
       doc = first
     } else if (first.body && typeof first.body.jwks_uri === 'string') {
       jwksUri = first.body.jwks_uri
       issuer = first.body.issuer
     } else {
       try {
-        ;({ jwksUri, issuer } = await discover(String(target), timeoutMs))
+        ;({ jwksUri, issuer } = await discover(target, http))
       } catch (err) {
         const firstWhy = first.error ? first.error.message : `${target} is not a JWKS (no "keys" array)`
         throw new KeysUnavailableError(`${firstWhy}; as an issuer: ${err.message}`)
@@ -546,15 +573,14 @@ async function commandInspect(args) {
     }
   }
   if (!doc) {
-    checkUrl(jwksUri, { allowHttp: values['allow-http'] }, 'jwks_uri')
-    doc = await fetchJson(jwksUri, timeoutMs)
+    checkUrl(jwksUri, allowHttp, 'jwks_uri')
+    doc = await fetchJson(jwksUri, http, 'the JWKS')
     if (!doc.body || !Array.isArray(doc.body.keys))
       throw new KeysUnavailableError(`${jwksUri} is not a JWKS (no "keys" array)`)
   }
-  const keys = doc.body.keys.map((k) =>
-    k && typeof k === 'object' ? describeKey(k) : { notes: ['not a JSON object'] },
-  )
-  const cacheControl = doc.headers.get('cache-control')
+  const verdicts = engine().explainKeys(doc.body)
+  const keys = doc.body.keys.map((k, i) => describeKey(k, verdicts[i]))
+  const cacheControl = doc.headers['cache-control']
   if (values.json) {
     printJson({ jwksUri, ...(issuer ? { issuer } : {}), cacheControl: cacheControl ?? null, keys })
     return EXIT.OK
@@ -582,7 +608,7 @@ async function commandInspect(args) {
     }
     for (const note of k.notes) out.push(`  note   ${note}`)
   }
-  process.stdout.write(`${out.join('\n')}\n`)
+  writeLines(out)
   return EXIT.OK
 }
 
@@ -603,7 +629,19 @@ async function commandVerify(args) {
   if (!values.issuer) throw new UsageError('verify needs --issuer <url> (the exact "iss" to accept)')
   const token = await readToken(positionals[0])
   const allowHttp = values['allow-http']
-  if (values['jwks-uri']) checkUrl(values['jwks-uri'], { allowHttp }, '--jwks-uri')
+  if (values['jwks-uri']) checkUrl(values['jwks-uri'], allowHttp, '--jwks-uri')
+  const durations = {}
+  for (const [option, name] of [
+    ['clock-tolerance', 'clockTolerance'],
+    ['max-token-age', 'maxTokenAge'],
+    ['timeout', 'timeout'],
+  ]) {
+    if (values[option] !== undefined) durations[name] = durationArg(values[option], `--${option}`)
+  }
+  const http = {
+    ...(allowHttp ? { allowHttp: true } : {}),
+    ...(durations.timeout ? { timeout: durations.timeout.value } : {}),
+  }
 
   const ctx = {
     token,
@@ -616,13 +654,11 @@ async function commandVerify(args) {
           .map((s) => s.trim())
           .filter(Boolean)
       : undefined,
-    clockTolerance: values['clock-tolerance']
-      ? parseDurationSeconds(values['clock-tolerance'], '--clock-tolerance')
-      : 0,
-    maxTokenAge: values['max-token-age'] ? parseDurationSeconds(values['max-token-age'], '--max-token-age') : undefined,
+    clockTolerance: durations.clockTolerance ? durations.clockTolerance.seconds : 0,
+    maxTokenAge: durations.maxTokenAge ? durations.maxTokenAge.seconds : undefined,
     subject: values.subject,
     typ: values.typ,
-    timeoutMs: values.timeout ? parseDurationSeconds(values.timeout, '--timeout') * 1000 : 5000,
+    http,
     configuredJwksUri: values['jwks-uri'],
   }
   const options = {
@@ -630,28 +666,15 @@ async function commandVerify(args) {
     ...(values['jwks-uri'] ? { jwksUri: values['jwks-uri'] } : {}),
     ...(ctx.audience ? { audience: ctx.audience.length === 1 ? ctx.audience[0] : ctx.audience } : {}),
     ...(ctx.algorithms ? { algorithms: ctx.algorithms } : {}),
-    ...(values['clock-tolerance'] ? { clockTolerance: values['clock-tolerance'] } : {}),
-    ...(values['max-token-age'] ? { maxTokenAge: values['max-token-age'] } : {}),
+    ...(durations.clockTolerance ? { clockTolerance: durations.clockTolerance.value } : {}),
+    ...(durations.maxTokenAge ? { maxTokenAge: durations.maxTokenAge.value } : {}),
     ...(values.subject ? { subject: values.subject } : {}),
     ...(values.typ ? { typ: values.typ } : {}),
-    http: { ...(allowHttp ? { allowHttp: true } : {}), ...(values.timeout ? { timeout: values.timeout } : {}) },
+    http,
     tokenCache: false,
   }
-  for (const key of ['clockTolerance', 'maxTokenAge']) {
-    // The CLI accepts bare numbers as seconds; the Verifier takes numbers for those.
-    if (typeof options[key] === 'string' && /^\d+(\.\d+)?$/.test(options[key])) options[key] = Number(options[key])
-  }
-  if (options.http.timeout && /^\d+(\.\d+)?$/.test(options.http.timeout))
-    options.http.timeout = Number(options.http.timeout)
-
-  const { Verifier } = require('../index.js')
-  let verifier
-  try {
-    verifier = new Verifier(options)
-  } catch (err) {
-    if (err && err.code === 'ERR_INVALID_OPTIONS') throw new UsageError(err.message)
-    throw err
-  }
+  const { Verifier } = engine()
+  const verifier = asUsage(() => new Verifier(options))
   let discovered
   ctx.jwksUri = async ({ fetch: mayFetch = true } = {}) => {
     if (values['jwks-uri']) return values['jwks-uri']
@@ -661,7 +684,7 @@ async function commandVerify(args) {
     } catch {}
     if (!mayFetch) return undefined
     if (discovered === undefined) {
-      discovered = await discover(values.issuer, ctx.timeoutMs).then(
+      discovered = await discover(values.issuer, http).then(
         (d) => d.jwksUri,
         () => null,
       )
@@ -692,7 +715,7 @@ async function commandVerify(args) {
         })
       else {
         printDecoded('verified', result)
-        process.stdout.write(`\n${verdict}\n`)
+        writeLines(['', verdict])
       }
       return EXIT.OK
     }
@@ -717,9 +740,7 @@ async function commandVerify(args) {
       })
     } else {
       if (ctx.decoded.header !== undefined) printDecoded('UNVERIFIED', ctx.decoded)
-      process.stdout.write(
-        `\n${verdictWord} (${error.code ?? 'error'}): ${error.message}\n${lines.map((l) => `  ${l}`).join('\n')}\n`,
-      )
+      writeLines(['', `${verdictWord} (${error.code ?? 'error'}): ${error.message}`, ...lines.map((l) => `  ${l}`)])
     }
     return exit
   } finally {
@@ -761,8 +782,9 @@ if (require.main === module) {
           exitCode: code,
           ...(code === EXIT.USAGE ? { usage: 'jwks-verify --help' } : {}),
         })
-      process.stderr.write(
-        `jwks-verify: ${err.message}\n${code === EXIT.USAGE ? 'Run "jwks-verify --help" for usage.\n' : ''}`,
+      writeLines(
+        [`jwks-verify: ${err.message}`, ...(code === EXIT.USAGE ? ['Run "jwks-verify --help" for usage.'] : [])],
+        process.stderr,
       )
       process.exit(code)
     },
