@@ -115,6 +115,22 @@ export interface IssuerOptions {
   revalidate?: RevalidateOptions
 }
 
+/**
+ * Fleet-wide shared state on Redis: JWKS and discovery documents, revalidation answers, one provider call per
+ * refresh for the whole fleet, the provider's Retry-After. In-process caches stay first; Redis is a hint (every
+ * entry is authenticated with `secret`), and Redis down, slow or refusing never fails a verification.
+ */
+export interface SharedOptions {
+  /** `'redis://host:6379/0'`, or `'rediss://…'` for TLS. */
+  redis: string
+  /** At least 32 bytes: entries are authenticated (HMAC) and secrets encrypted with keys derived from it. */
+  secret: string | Uint8Array
+  /** Prefix of every Redis key. Default 'jwks-verify'. */
+  prefix?: string
+  /** Longest time one Redis call may take. Default '50ms'. */
+  timeout?: Duration
+}
+
 export interface CacheOptions {
   /** Longest time keys are used without a refetch. Default 600 s. */
   maxAge?: Duration
@@ -161,10 +177,24 @@ export interface VerifierOptions extends Partial<IssuerOptions> {
   tokenCache?: number | false
   /** Called on the JS thread; exceptions thrown here are swallowed. */
   onEvent?: (event: VerifierEvent) => void
+  /** Share keys, discovery documents and revalidation answers with the rest of the fleet through Redis. */
+  shared?: SharedOptions
 }
 
-/** What a Verifier reports through `onEvent`: key-set events, and revalidation events. Narrow on `type`. */
-export type VerifierEvent = KeySetEvent | RevalidateEvent
+/**
+ * What a Verifier reports through `onEvent`: key-set events, revalidation events, and the shared tier's outage
+ * and recovery. Narrow on `type` (and `'shared' in event` for the shared tier's 'warning' / 'info').
+ */
+export type VerifierEvent = KeySetEvent | RevalidateEvent | SharedTierEvent
+
+/** The shared tier (`shared`): Redis failed ('warning', once per outage) or is back ('info'). */
+export interface SharedTierEvent {
+  type: 'warning' | 'info'
+  shared: true
+  /** The Redis URL, without credentials. */
+  endpoint: string
+  error?: { code: ErrorCode; message: string }
+}
 
 /** An event of a key cache (shared by every Verifier that names the JWKS). */
 export interface KeySetEvent {
@@ -334,6 +364,8 @@ export interface IssuerHealth {
   fetchedAt: number | null
   expiresAt: number | null
   lastError: { code: ErrorCode; message: string } | null
+  /** The shared tier (`shared`): 'up', 'down' (Redis skipped after failures), or null without it. */
+  shared: 'up' | 'down' | null
 }
 
 /** The verdict on one JWK. */
@@ -375,4 +407,12 @@ export interface VerifierStats {
   inactive: number
   /** Validation endpoint failures. */
   revalidationErrors: number
+  /** Shared-tier entries found and accepted (`shared`). */
+  sharedHits: number
+  /** Shared-tier lookups that found nothing. */
+  sharedMisses: number
+  /** Redis calls that failed or timed out, and shared entries refused. */
+  sharedErrors: number
+  /** Waits for another process's provider call. */
+  lockWaits: number
 }

@@ -23,7 +23,7 @@ const INVALID_TOKEN = [
 ];
 const UNAVAILABLE = ['ERR_JWKS_FETCH_FAILED', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_RATE_LIMITED', 'ERR_JWKS_INVALID', 'ERR_REVALIDATION_FAILED'];
 // Not about the token or the provider: the framework's error handling answers (500). ERR_JWT_REVOKED: nothing produces it.
-const SERVER_ERROR = ['ERR_INVALID_OPTIONS', 'ERR_JWKS_NOT_LOADED', 'ERR_VERIFIER_CLOSED', 'ERR_JWT_REVOKED', 'ERR_SOMETHING_NEW'];
+const SERVER_ERROR = ['ERR_INVALID_OPTIONS', 'ERR_JWKS_NOT_LOADED', 'ERR_VERIFIER_CLOSED', 'ERR_REVALIDATION_PENDING', 'ERR_JWT_REVOKED', 'ERR_SOMETHING_NEW'];
 
 const failure = (code, fields = {}) => Object.assign(new Error(`${code}: why`), { code, ...fields });
 
