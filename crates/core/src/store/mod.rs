@@ -295,7 +295,7 @@ pub fn shared(options: &SharedOptions, clock: &Clock) -> Result<Arc<SharedTier>>
         options.timeout_ms,
         clock.id(),
     );
-    let (tier, _) = intern(&REGISTRY, id, || {
+    let (tier, existed) = intern(&REGISTRY, id, || {
         Ok(Arc::new(SharedTier {
             conn: self::redis::RedisConn::new(
                 &options.redis,
@@ -307,6 +307,14 @@ pub fn shared(options: &SharedOptions, clock: &Clock) -> Result<Arc<SharedTier>>
             clock: clock.clone(),
         }))
     })?;
+    if !existed {
+        // Connect now, in the background, so the first verification that needs Redis does not
+        // pay for the connection (a PING that fails only opens the breaker, as any call would).
+        let warm = Arc::clone(&tier);
+        crate::runtime::spawn(async move {
+            let _: Option<String> = warm.conn.query(&cmd("PING")).await;
+        });
+    }
     Ok(tier)
 }
 
@@ -356,7 +364,15 @@ where
     }
     let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
     let lock = match tier.lock(kind, id, wait_ms.saturating_mul(2)).await {
-        Turn::Ours(lock) => Some(lock),
+        Turn::Ours(lock) => {
+            // Another process may have shared the document between our look and our lock.
+            if let Some(found) = tier.get(kind, id).await.as_ref().and_then(&accept) {
+                tier.unlock(lock).await;
+                tier.hit();
+                return Ok(found);
+            }
+            Some(lock)
+        }
         Turn::Theirs => {
             if let Some(found) = tier.wait_for(kind, id, wait, &accept).await {
                 return Ok(found);
