@@ -7,6 +7,8 @@ import { explainKeys, parseDuration } from 'jwks-verify';
 import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
 import { startJwksServer, sendJson } from './support/jwks-server.mjs';
 import { runNode } from './support/run-node.mjs';
+import { addValidationEndpoint } from './support/validation-server.mjs';
+import { startOidcProvider, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET } from './support/oidc.mjs';
 
 const CLI = fileURLToPath(new URL('../bin/jwks-verify.js', import.meta.url));
 const ISSUER = 'https://issuer.test/';
@@ -339,4 +341,53 @@ test('the package declares bin/jwks-verify.js as the jwks-verify bin, with a nod
   const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin['jwks-verify'];
   assert.match(bin, /^(\.\/)?bin\/jwks-verify\.js$/);
   assert.match(readFileSync(CLI, 'utf8'), /^#!\/usr\/bin\/env node\n/);
+});
+
+test('verify --validate-url: live, revoked (exit 1), endpoint failing (exit 3); --opaque; usage errors', async () => {
+  const key = generateKey('RS256', { kid: 'live-1' });
+  const srv = await startServer(key);
+  const endpoint = addValidationEndpoint(srv);
+  const base = ['verify', '--issuer', ISSUER, '--jwks-uri', srv.url, '--audience', 'api', '--validate-url', endpoint.url];
+  const live = signJwt(key, claims());
+  const ok = await run([...base, live]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /VALID: .*the validation endpoint says it is live/);
+  const revoked = signJwt(key, claims({ jti: 'r' }));
+  endpoint.revoke(revoked);
+  const r1 = await run([...base, revoked]);
+  assert.equal(r1.code, 1, r1.stdout);
+  assert.match(r1.stdout, /REVOKED OR INACTIVE \(ERR_TOKEN_INACTIVE\)/);
+  endpoint.setMode({ type: 'status', status: 503, headers: { 'retry-after': '9' } });
+  const r3 = await run([...base, signJwt(key, claims({ jti: 'd' })), '--json']);
+  assert.equal(r3.code, 3, r3.stdout);
+  assert.equal(JSON.parse(r3.stdout).code, 'ERR_REVALIDATION_FAILED');
+  endpoint.setMode({ type: 'ok' });
+  endpoint.setBody({ id: 'agent-7' });
+  const opaque = await run(['verify', '--issuer', ISSUER, '--validate-url', endpoint.url, '--opaque', 'aBcD-opaque_token.1', '--json']);
+  assert.equal(opaque.code, 0, opaque.stdout + opaque.stderr);
+  assert.deepEqual(JSON.parse(opaque.stdout).payload, { id: 'agent-7' });
+  assert.equal(endpoint.count, 4, 'one call per verification');
+  for (const args of [
+    ['--opaque'],
+    ['--introspect', ''],
+    ['--introspect', '', '--client-id', 'c', '--client-secret-env', 'JWKS_VERIFY_TEST_UNSET_VARIABLE'],
+    ['--validate-url', endpoint.url, '--validate-method', 'PUT'],
+  ]) {
+    const r = await run(['verify', '--issuer', ISSUER, '--jwks-uri', srv.url, ...args, live]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  }
+});
+
+test('verify --introspect: an opaque oidc-provider token, the client secret read from the environment', async () => {
+  const op = await startOidcProvider({ accessTokenFormat: 'opaque', introspection: true });
+  cleanups.push(() => op.close());
+  const token = await op.getAccessToken();
+  const args = ['verify', '--issuer', op.issuer, '--introspect', '', '--client-id', OIDC_CLIENT_ID, '--client-secret-env', 'INTROSPECTION_SECRET', '--opaque', token];
+  const r = await runNode([CLI, ...args], { env: { INTROSPECTION_SECRET: OIDC_CLIENT_SECRET }, killAfterMs: 30_000 });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /LIVE/);
+  assert.ok(!r.stdout.includes(OIDC_CLIENT_SECRET) && !r.stderr.includes(OIDC_CLIENT_SECRET));
+  await op.revoke(token);
+  const gone = await runNode([CLI, ...args], { env: { INTROSPECTION_SECRET: OIDC_CLIENT_SECRET }, killAfterMs: 30_000 });
+  assert.equal(gone.code, 1, gone.stdout);
 });

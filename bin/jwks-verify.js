@@ -36,6 +36,15 @@ Options of verify:
   --allow-http              allow plain http for a non-loopback JWKS (loopback never needs it)
   --json                    print one JSON document instead of text
 
+Is the token still live? (after the signature and claims pass, ask the issuer; tokens get revoked)
+  --validate-url <url>      a bearer validation endpoint (SCAYLE .../v1/oauth/token/validate, Genesys
+                            .../api/v2/tokens/me?preserveIdleTTL=true): the token goes as Authorization: Bearer
+  --validate-method <m>     GET (default), HEAD or POST
+  --introspect [url]        RFC 7662 introspection (an empty url: introspection_endpoint from discovery), with
+  --client-id <id>          the client that may introspect, and its secret read from the environment:
+  --client-secret-env <NAME>  the variable holding the client secret (never put a secret on the command line)
+  --opaque                  accept a token that is not a JWT, on the endpoint's word alone (Genesys)
+
 A token of "-" is read from standard input; a leading "Bearer " is removed.
 Durations: seconds, or <number><ms|s|m|h|d>.
 Fetches follow the Verifier's rules: https only (loopback excepted, or --allow-http), at most 3 redirects
@@ -46,7 +55,8 @@ Exit codes:
   0  the token is valid (verify), or the command succeeded (inspect, decode)
   1  the token is invalid (verify), or cannot be decoded (decode)
   2  usage error (unknown command or option, missing argument, invalid option value)
-  3  the signing keys are unavailable (JWKS or discovery unreachable, failing, rate limited or invalid)
+  3  the signing keys are unavailable (JWKS or discovery unreachable, failing, rate limited or invalid),
+     or the validation endpoint is (--validate-url, --introspect)
 `
 
 const EXIT = { OK: 0, INVALID: 1, USAGE: 2, KEYS_UNAVAILABLE: 3 }
@@ -451,6 +461,17 @@ async function explain(err, ctx) {
       }
       break
     }
+    case 'ERR_TOKEN_INACTIVE':
+      lines.push('The signature and claims are fine, but the issuer says the token is no longer active:')
+      lines.push("it was revoked, it expired on the issuer's side, or the issuer does not know it.")
+      break
+    case 'ERR_REVALIDATION_FAILED':
+      lines.push(`The validation endpoint gave no answer: ${err.message}.`)
+      if (err.status === 401 || err.status === 403)
+        lines.push('For introspection, check --client-id and the secret in --client-secret-env.')
+      if (typeof err.retryAfter === 'number') lines.push(`It asks to retry after ${formatDuration(err.retryAfter)}.`)
+      lines.push('This says nothing about the token itself; try again later.')
+      break
     default:
       if (isUnavailable(code)) {
         const jwksUri = ctx.configuredJwksUri || (await ctx.jwksUri({ fetch: false }))
@@ -612,6 +633,34 @@ async function commandInspect(args) {
   return EXIT.OK
 }
 
+/** The Verifier's `revalidate` option from --validate-url / --introspect (or undefined). */
+function revalidateOption(values) {
+  const validate = values['validate-url']
+  const introspect = values.introspect
+  if (validate !== undefined && introspect !== undefined)
+    throw new UsageError('give either --validate-url or --introspect, not both')
+  if (values.opaque && validate === undefined && introspect === undefined)
+    throw new UsageError('--opaque needs --validate-url or --introspect: only the endpoint can vouch for an opaque token')
+  const common = { interval: 0, ...(values.opaque ? { opaque: true } : {}) }
+  if (validate !== undefined) {
+    const method = values['validate-method']?.toUpperCase()
+    if (method !== undefined && !['GET', 'HEAD', 'POST'].includes(method))
+      throw new UsageError(`--validate-method: "${values['validate-method']}" is not GET, HEAD or POST`)
+    return { endpoint: validate, ...(method ? { method } : {}), ...common }
+  }
+  if (introspect === undefined) return undefined
+  const clientId = values['client-id']
+  const envName = values['client-secret-env']
+  if (!clientId || !envName)
+    throw new UsageError('--introspect needs --client-id and --client-secret-env <NAME> (the variable holding the secret)')
+  const clientSecret = process.env[envName]
+  if (!clientSecret) throw new UsageError(`--client-secret-env: the environment variable ${envName} is empty or not set`)
+  return {
+    introspection: { ...(introspect !== '' ? { endpoint: introspect } : {}), clientId, clientSecret },
+    ...common,
+  }
+}
+
 async function commandVerify(args) {
   const { values, positionals } = parse(args, {
     issuer: { type: 'string' },
@@ -624,9 +673,16 @@ async function commandVerify(args) {
     typ: { type: 'string' },
     timeout: { type: 'string' },
     'allow-http': { type: 'boolean', default: false },
+    'validate-url': { type: 'string' },
+    'validate-method': { type: 'string' },
+    introspect: { type: 'string' },
+    'client-id': { type: 'string' },
+    'client-secret-env': { type: 'string' },
+    opaque: { type: 'boolean', default: false },
   })
   if (positionals.length !== 1) throw new UsageError('verify takes one token (or "-" for standard input)')
   if (!values.issuer) throw new UsageError('verify needs --issuer <url> (the exact "iss" to accept)')
+  const revalidate = revalidateOption(values)
   const token = await readToken(positionals[0])
   const allowHttp = values['allow-http']
   if (values['jwks-uri']) checkUrl(values['jwks-uri'], allowHttp, '--jwks-uri')
@@ -672,6 +728,7 @@ async function commandVerify(args) {
     ...(values.typ ? { typ: values.typ } : {}),
     http,
     tokenCache: false,
+    ...(revalidate ? { revalidate } : {}),
   }
   const { Verifier } = engine()
   const verifier = asUsage(() => new Verifier(options))
@@ -700,10 +757,16 @@ async function commandVerify(args) {
     } catch (err) {
       error = err
     }
+    if (result && result.header === null) {
+      const verdict = 'LIVE: the validation endpoint accepts this opaque token (nothing else was checked: it is not a JWT).'
+      if (values.json) printJson({ valid: true, header: null, payload: result.payload, issuer: result.issuer, verdict })
+      else writeLines([`Endpoint answer: ${JSON.stringify(result.payload)}`, '', verdict])
+      return EXIT.OK
+    }
     if (result) {
       const jwksUri = await ctx.jwksUri({ fetch: false })
       const exp = result.payload && typeof result.payload.exp === 'number' ? result.payload.exp : undefined
-      const verdict = `VALID: signature verified with key ${result.header.kid !== undefined ? `"${result.header.kid}" ` : ''}(${result.header.alg}) of issuer ${result.issuer}${jwksUri ? ` from ${jwksUri}` : ''}; claims accepted${exp !== undefined ? `; expires ${relative(exp)}` : ''}.`
+      const verdict = `VALID: signature verified with key ${result.header.kid !== undefined ? `"${result.header.kid}" ` : ''}(${result.header.alg}) of issuer ${result.issuer}${jwksUri ? ` from ${jwksUri}` : ''}; claims accepted${revalidate ? '; the validation endpoint says it is live' : ''}${exp !== undefined ? `; expires ${relative(exp)}` : ''}.`
       if (values.json)
         printJson({
           valid: true,
@@ -723,7 +786,14 @@ async function commandVerify(args) {
     if (error.code === 'ERR_INVALID_OPTIONS') throw new UsageError(error.message)
     const lines = await explain(error, ctx)
     const exit = isUnavailable(error.code) ? EXIT.KEYS_UNAVAILABLE : EXIT.INVALID
-    const verdictWord = exit === EXIT.KEYS_UNAVAILABLE ? 'KEYS UNAVAILABLE' : 'INVALID'
+    const verdictWord =
+      error.code === 'ERR_REVALIDATION_FAILED'
+        ? 'VALIDATION ENDPOINT UNAVAILABLE'
+        : error.code === 'ERR_TOKEN_INACTIVE'
+          ? 'REVOKED OR INACTIVE'
+          : exit === EXIT.KEYS_UNAVAILABLE
+            ? 'KEYS UNAVAILABLE'
+            : 'INVALID'
     if (values.json) {
       printJson({
         valid: false,
