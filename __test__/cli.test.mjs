@@ -382,7 +382,19 @@ test('verify --introspect: an opaque oidc-provider token, the client secret read
   const op = await startOidcProvider({ accessTokenFormat: 'opaque', introspection: true });
   cleanups.push(() => op.close());
   const token = await op.getAccessToken();
-  const args = ['verify', '--issuer', op.issuer, '--introspect', '', '--client-id', OIDC_CLIENT_ID, '--client-secret-env', 'INTROSPECTION_SECRET', '--opaque', token];
+  const args = [
+    'verify',
+    '--issuer',
+    op.issuer,
+    '--introspect',
+    '',
+    '--client-id',
+    OIDC_CLIENT_ID,
+    '--client-secret-env',
+    'INTROSPECTION_SECRET',
+    '--opaque',
+    token,
+  ];
   const r = await runNode([CLI, ...args], { env: { INTROSPECTION_SECRET: OIDC_CLIENT_SECRET }, killAfterMs: 30_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /LIVE/);

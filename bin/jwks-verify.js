@@ -640,7 +640,9 @@ function revalidateOption(values) {
   if (validate !== undefined && introspect !== undefined)
     throw new UsageError('give either --validate-url or --introspect, not both')
   if (values.opaque && validate === undefined && introspect === undefined)
-    throw new UsageError('--opaque needs --validate-url or --introspect: only the endpoint can vouch for an opaque token')
+    throw new UsageError(
+      '--opaque needs --validate-url or --introspect: only the endpoint can vouch for an opaque token',
+    )
   const common = { interval: 0, ...(values.opaque ? { opaque: true } : {}) }
   if (validate !== undefined) {
     const method = values['validate-method']?.toUpperCase()
@@ -652,9 +654,12 @@ function revalidateOption(values) {
   const clientId = values['client-id']
   const envName = values['client-secret-env']
   if (!clientId || !envName)
-    throw new UsageError('--introspect needs --client-id and --client-secret-env <NAME> (the variable holding the secret)')
+    throw new UsageError(
+      '--introspect needs --client-id and --client-secret-env <NAME> (the variable holding the secret)',
+    )
   const clientSecret = process.env[envName]
-  if (!clientSecret) throw new UsageError(`--client-secret-env: the environment variable ${envName} is empty or not set`)
+  if (!clientSecret)
+    throw new UsageError(`--client-secret-env: the environment variable ${envName} is empty or not set`)
   return {
     introspection: { ...(introspect !== '' ? { endpoint: introspect } : {}), clientId, clientSecret },
     ...common,
@@ -758,7 +763,8 @@ async function commandVerify(args) {
       error = err
     }
     if (result && result.header === null) {
-      const verdict = 'LIVE: the validation endpoint accepts this opaque token (nothing else was checked: it is not a JWT).'
+      const verdict =
+        'LIVE: the validation endpoint accepts this opaque token (nothing else was checked: it is not a JWT).'
       if (values.json) printJson({ valid: true, header: null, payload: result.payload, issuer: result.issuer, verdict })
       else writeLines([`Endpoint answer: ${JSON.stringify(result.payload)}`, '', verdict])
       return EXIT.OK
