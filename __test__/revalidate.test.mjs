@@ -304,9 +304,13 @@ describe('opaque tokens', () => {
       'ERR_INVALID_OPTIONS',
       { message: /issuers\[0\]\.revalidate\.endpoint/ },
     );
-    throwsWith(() => new Verifier({ jwksUri: 'https://a/j', revalidate: { introspection: { clientId: 'c', clientSecret: 's' } } }), 'ERR_INVALID_OPTIONS', {
-      message: /revalidate\.introspection\.endpoint" is required/,
-    });
+    throwsWith(
+      () => new Verifier({ jwksUri: 'https://a/j', revalidate: { introspection: { clientId: 'c', clientSecret: 's' } } }),
+      'ERR_INVALID_OPTIONS',
+      {
+        message: /revalidate\.introspection\.endpoint" is required/,
+      },
+    );
   });
 });
 

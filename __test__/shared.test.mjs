@@ -51,11 +51,17 @@ describe('a fleet shares its provider calls', () => {
     t.after(() => fleet.close());
     const tok = token();
     const results = await fleet.all('verify', { tokens: [tok, tok] });
-    assert.ok(results.flat().every((r) => r.ok), JSON.stringify(results.flat().find((r) => !r.ok)));
+    assert.ok(
+      results.flat().every((r) => r.ok),
+      JSON.stringify(results.flat().find((r) => !r.ok)),
+    );
     assert.equal(server.countFor(DISCOVERY), 1, 'one discovery fetch for the fleet');
     assert.equal(server.count, 1, 'one JWKS fetch for the fleet');
     const stats = await fleet.all('stats');
-    assert.equal(stats.reduce((n, s) => n + s.fetches, 0), 1);
+    assert.equal(
+      stats.reduce((n, s) => n + s.fetches, 0),
+      1,
+    );
     assert.ok(stats.some((s) => s.sharedHits > 0));
   });
 
@@ -91,13 +97,19 @@ describe('a fleet shares its provider calls', () => {
     const late = generateKey('ES256', { kid: 'fleet-late' });
     server.setJwks(toJwks(key, late));
     const results = await Promise.all(fleet.workers.map((w) => w.call('verify', { tokens: [token(late)] })));
-    assert.ok(results.flat().every((r) => r.ok), JSON.stringify(results.flat().find((r) => !r.ok)));
+    assert.ok(
+      results.flat().every((r) => r.ok),
+      JSON.stringify(results.flat().find((r) => !r.ok)),
+    );
     assert.ok(server.count - 1 <= 2, `${server.count - 1} refetches for 8 processes`);
     // Random kids: refused, and the fleet's refetches stay bounded by the cooldown.
     const before = server.count;
     const random = fleet.workers.map((w, i) => w.call('verify', { tokens: [token(generateKey('ES256', { kid: `nope-${i}` }))] }));
     const codes = (await Promise.all(random)).flat().map((r) => r.code);
-    assert.ok(codes.every((c) => c === 'ERR_JWKS_NO_MATCHING_KEY'), codes.join());
+    assert.ok(
+      codes.every((c) => c === 'ERR_JWKS_NO_MATCHING_KEY'),
+      codes.join(),
+    );
     assert.ok(server.count - before <= 1, `${server.count - before} refetches for 8 random kids`);
   });
 
@@ -107,7 +119,10 @@ describe('a fleet shares its provider calls', () => {
     t.after(() => fleet.close());
     const tok = token();
     const results = await fleet.all('verify', { tokens: [tok, tok, tok] });
-    assert.ok(results.flat().every((r) => r.ok), JSON.stringify(results.flat().find((r) => !r.ok)));
+    assert.ok(
+      results.flat().every((r) => r.ok),
+      JSON.stringify(results.flat().find((r) => !r.ok)),
+    );
     assert.equal(endpoint.countFor(tok), 1);
     const other = token();
     endpoint.revoke(other);
@@ -127,7 +142,13 @@ describe('Redis is a hint, never the authority', () => {
     assert.ok(jwksKey, 'the JWKS is shared');
     const genuine = (await redis.get(jwksKey)).toString();
     const attacker = generateKey('ES256', { kid: 'fleet-1' });
-    const evilDoc = JSON.stringify({ ...JSON.parse(genuine.split('.').slice(2).join('.')), body: JSON.stringify(toJwks(attacker)), fetched_at: Date.now() + 1, expires_at: Date.now() + 600_000, refresh_at: Date.now() + 500_000 });
+    const evilDoc = JSON.stringify({
+      ...JSON.parse(genuine.split('.').slice(2).join('.')),
+      body: JSON.stringify(toJwks(attacker)),
+      fetched_at: Date.now() + 1,
+      expires_at: Date.now() + 600_000,
+      refresh_at: Date.now() + 500_000,
+    });
     const [, mac] = genuine.split('.');
     const other = new Verifier({ issuer: server.origin, shared: { ...shared, secret: 'another-secret-0123456789abcdef-0123' } });
     t.after(() => other.close());
@@ -142,8 +163,17 @@ describe('Redis is a hint, never the authority', () => {
       await redis.set(jwksKey, value);
       const before = server.count;
       // Other request headers: a key cache of its own in this process (the JWKS entry in Redis is the same).
-      const v = new Verifier({ issuer: server.origin, shared, tokenCache: false, http: { headers: { 'x-case': label.replace(/\W/g, '-') } } });
-      await assert.rejects(v.verify(token(attacker)), (e) => e.code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' || e.code === 'ERR_JWKS_NO_MATCHING_KEY', label);
+      const v = new Verifier({
+        issuer: server.origin,
+        shared,
+        tokenCache: false,
+        http: { headers: { 'x-case': label.replace(/\W/g, '-') } },
+      });
+      await assert.rejects(
+        v.verify(token(attacker)),
+        (e) => e.code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' || e.code === 'ERR_JWKS_NO_MATCHING_KEY',
+        label,
+      );
       await v.verify(token());
       assert.ok(server.count > before, `${label}: the provider was asked instead`);
       assert.ok(v.stats().sharedErrors >= 1, `${label}: counted`);
@@ -200,7 +230,10 @@ describe('Redis down, hung or back', () => {
     const cold = await startFleet(1, options);
     t.after(() => cold.close());
     const coldResults = (await cold.all('verify', { tokens: fresh() })).flat();
-    assert.ok(coldResults.every((r) => r.ok), 'a process started while Redis is down still works');
+    assert.ok(
+      coldResults.every((r) => r.ok),
+      'a process started while Redis is down still works',
+    );
     await redis.restart();
     await redis.command('SET', 'warm', '1'); // the new server answers
     redis.pause();
@@ -218,15 +251,22 @@ describe('Redis down, hung or back', () => {
       assert.ok(ms < 1500, `${label}: slowest verification ${ms.toFixed(0)} ms`);
     }
     const events = (await fleet.all('events')).flat();
-    assert.ok(events.some((e) => e.type === 'warning' && e.shared), 'a warning event for the outage');
+    assert.ok(
+      events.some((e) => e.type === 'warning' && e.shared),
+      'a warning event for the outage',
+    );
     const warnings = events.filter((e) => e.type === 'warning' && e.shared && e.endpoint);
     assert.ok(!JSON.stringify(warnings).includes(SECRET));
     // Back: after the breaker closes, answers are shared again.
     await sleep(1100);
-    await waitFor(async () => {
-      await all('Redis back');
-      return (await fleet.all('health')).every((h) => h[0].shared === 'up');
-    }, 'the shared tier to come back', 20_000);
+    await waitFor(
+      async () => {
+        await all('Redis back');
+        return (await fleet.all('health')).every((h) => h[0].shared === 'up');
+      },
+      'the shared tier to come back',
+      20_000,
+    );
     const tok = token();
     await fleet.all('verify', { tokens: [tok] });
     assert.equal(endpoint.countFor(tok), 1, 'sharing resumed');

@@ -94,9 +94,13 @@ export async function startRedis() {
   const port = await freePort();
   let child;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
-      stdio: 'ignore',
-    });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
     const end = Date.now() + 10_000;
     for (;;) {
       try {
@@ -108,7 +112,8 @@ export async function startRedis() {
     }
   };
   await start();
-  const exited = () => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+  const exited = () =>
+    new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
   const api = {
     url: `redis://127.0.0.1:${port}/0`,
     port,

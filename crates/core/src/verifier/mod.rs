@@ -50,6 +50,9 @@ pub enum Step {
     /// The issuer's validation endpoint must be asked (no answer young enough is cached):
     /// call [`Verifier::verify`] with the token handed back here.
     NeedsLiveness(String),
+    /// The keys are loaded but none has the token's `kid`: a refetch (within the cooldown) may
+    /// find it. Call [`Verifier::verify`] with the token handed back here.
+    UnknownKey(String),
 }
 
 /// Signature and claim checks for one token, ready to run on a worker thread.
@@ -165,6 +168,13 @@ impl Verifier {
                 return job.run();
             }
             Ok(Step::NeedsIo(token)) => Err(self.inner.background_io(token)),
+            // The keys are there; the token's is not: that is the answer now, and a refetch
+            // (as the cooldown allows) runs in the background for the next call.
+            Ok(Step::UnknownKey(token)) => {
+                let err = self.inner.unknown_key(&token);
+                self.inner.background_io(token);
+                Err(err)
+            }
             Ok(Step::NeedsLiveness(token)) => Err(self.inner.pending_liveness(token)),
             // No usable keys because the endpoint fails: for verifySync that is "not loaded".
             Err(e) if e.code.is_key_source_failure() => Err(Error::new(
@@ -295,6 +305,8 @@ impl Inner {
                     candidates,
                 })))
             }
+            // Keys are loaded but lack the token's kid: a refetch may find it.
+            Lookup::Refetch(_) => Ok(Step::UnknownKey(token)),
             _ => Ok(Step::NeedsIo(token)),
         }
     }
@@ -408,6 +420,18 @@ impl Inner {
             ErrorCode::FetchFailed,
             "keys could not be loaded",
         ))
+    }
+
+    /// ERR_JWKS_NO_MATCHING_KEY for a token whose kid the loaded keys lack.
+    fn unknown_key(&self, token: &str) -> Error {
+        match self.route(token) {
+            Ok((parsed, alg, _)) => no_matching_key(
+                parsed.header.kid.as_deref(),
+                alg,
+                " (a refetch of the JWKS has started; verify() waits for it)",
+            ),
+            Err(e) => e,
+        }
     }
 
     /// For `verifySync` without keys: start the I/O in the background and say what is missing.
