@@ -366,6 +366,8 @@ export interface IssuerHealth {
   lastError: { code: ErrorCode; message: string } | null
   /** The shared tier (`shared`): 'up', 'down' (Redis skipped after failures), or null without it. */
   shared: 'up' | 'down' | null
+  /** Keys of the JWKS that are not used, and why (the reasons `explainKeys` gives). */
+  skipped: Array<SkippedKeyJs>
 }
 
 /** The verdict on one JWK. */
@@ -382,6 +384,12 @@ export interface KeyVerdict {
  * `ERR_INVALID_OPTIONS` naming `name` (default `duration`).
  */
 export declare function parseDuration(value: number | string, name?: string): number
+
+/** A key of a JWKS that is not used. */
+export interface SkippedKey {
+  kid: string | null
+  reason: string
+}
 
 /**
  * Why the Verifier would refuse to fetch `url` (`null` when it may): https only, plain http

@@ -287,6 +287,16 @@ pub struct IssuerHealthJs {
     /// The shared tier (`shared`): 'up', 'down' (Redis skipped after failures), or null without it.
     #[napi(ts_type = "'up' | 'down' | null")]
     pub shared: Either<String, Null>,
+    /// Keys of the JWKS that are not used, and why (the reasons `explainKeys` gives).
+    pub skipped: Vec<SkippedKeyJs>,
+}
+
+/// A key of a JWKS that is not used.
+#[napi(object, js_name = "SkippedKey")]
+pub struct SkippedKeyJs {
+    #[napi(ts_type = "string | null")]
+    pub kid: Either<String, Null>,
+    pub reason: String,
 }
 
 fn or_null<T>(v: Option<T>) -> Either<T, Null> {
@@ -310,6 +320,14 @@ impl From<IssuerHealth> for IssuerHealthJs {
                 h.shared_up
                     .map(|up| if up { "up" } else { "down" }.to_owned()),
             ),
+            skipped: h
+                .skipped
+                .into_iter()
+                .map(|k| SkippedKeyJs {
+                    kid: or_null(k.kid),
+                    reason: k.reason,
+                })
+                .collect(),
         }
     }
 }

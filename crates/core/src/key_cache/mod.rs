@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::error::Result;
 use crate::events::{Event, EventKind, EventSink};
 use crate::fetch::{Fetcher, HttpOptions};
-use crate::keyset::KeySet;
+use crate::keyset::{KeySet, SkippedKey};
 use crate::refresh::{Refresher, View};
 use crate::registry::{client_identity, intern, Registry};
 use crate::store::SharedTier;
@@ -75,6 +75,8 @@ pub struct Health {
     pub fetched_at: Option<u64>,
     pub expires_at: Option<u64>,
     pub last_error: Option<crate::Error>,
+    /// Keys of the JWKS that are not used, and why.
+    pub skipped: Vec<SkippedKey>,
 }
 
 /// The key cache of one JWKS URL. See the module documentation.
@@ -227,6 +229,11 @@ impl KeyCache {
             fetched_at: status.entry.as_ref().map(|e| e.fetched_at),
             expires_at: status.entry.as_ref().map(|e| e.expires_at),
             last_error: status.last_error,
+            skipped: status
+                .entry
+                .as_ref()
+                .map(|e| e.value.skipped.clone())
+                .unwrap_or_default(),
         }
     }
 

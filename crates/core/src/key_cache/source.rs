@@ -116,6 +116,7 @@ impl JwksSource {
         if let Some(previous) = previous {
             self.report_rotation(&set, previous);
         }
+        self.report_skipped(&set, previous);
         Some(Fresh::New(
             set,
             Lifetime {
@@ -163,6 +164,7 @@ impl JwksSource {
                 let set = Arc::new(set);
                 *self.validators() = validators;
                 self.report_keys(&set, previous.as_deref(), status, duration);
+                self.report_skipped(&set, previous.as_deref());
                 let lifetime = self.policy.lifetime(freshness);
                 let text: Arc<str> = Arc::from(String::from_utf8_lossy(&body).as_ref());
                 let doc = self.document(text, lifetime);
@@ -209,6 +211,35 @@ impl JwksSource {
 
     fn validators(&self) -> std::sync::MutexGuard<'_, Validators> {
         self.validators.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A `warning` event naming the keys the set skips, when they differ from `previous`'s.
+    fn report_skipped(&self, keys: &KeySet, previous: Option<&KeySet>) {
+        if keys.skipped.is_empty() || previous.is_some_and(|p| p.skipped == keys.skipped) {
+            return;
+        }
+        let reasons: Vec<String> = keys
+            .skipped
+            .iter()
+            .map(|k| format!("{}: {}", k.kid.as_deref().unwrap_or("(no kid)"), k.reason))
+            .collect();
+        let mut event = Event::new(EventKind::Warning, &self.url);
+        event.kids = Some(
+            keys.skipped
+                .iter()
+                .map(|k| k.kid.clone().unwrap_or_default())
+                .collect(),
+        );
+        event.error = Some(Error::new(
+            ErrorCode::JwksInvalid,
+            format!(
+                "the JWKS at {} has {} key(s) that cannot be used ({}); tokens signed with them are refused",
+                self.url,
+                keys.skipped.len(),
+                reasons.join("; ")
+            ),
+        ));
+        self.events.emit(event);
     }
 
     /// A `fetch` event, and a `rotate` event when the keys differ from `previous`.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::discovery::{self, Resolved};
 use crate::error::{Error, ErrorCode, Result};
 use crate::key_cache::{HealthState, KeyCache};
-use crate::keyset::KeySet;
+use crate::keyset::{KeySet, SkippedKey};
 use crate::store::SharedTier;
 use crate::verifier::issuer::Issuer;
 
@@ -52,6 +52,8 @@ pub struct IssuerHealth {
     pub last_error: Option<Error>,
     /// The shared tier: `Some(true)` up, `Some(false)` down, `None` without `shared`.
     pub shared_up: Option<bool>,
+    /// Keys of the JWKS that are not used, and why.
+    pub skipped: Vec<SkippedKey>,
 }
 
 /// The live counters behind [`Stats`].
@@ -148,6 +150,7 @@ pub fn health(
                     expires_at: h.expires_at,
                     last_error: h.last_error,
                     shared_up,
+                    skipped: h.skipped,
                 };
             }
             let (state, last_error) = match &issuer.discovery {
@@ -170,6 +173,10 @@ pub fn health(
                 expires_at: None,
                 last_error,
                 shared_up,
+                skipped: match (&issuer.discovery, local) {
+                    (None, Some(local)) => local.skipped.clone(),
+                    _ => Vec::new(),
+                },
             }
         })
         .collect()
