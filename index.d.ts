@@ -367,7 +367,7 @@ export interface IssuerHealth {
   /** The shared tier (`shared`): 'up', 'down' (Redis skipped after failures), or null without it. */
   shared: 'up' | 'down' | null
   /** Keys of the JWKS that are not used, and why (the reasons `explainKeys` gives). */
-  skipped: Array<SkippedKeyJs>
+  skipped: SkippedKey[]
 }
 
 /** The verdict on one JWK. */

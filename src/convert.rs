@@ -288,6 +288,7 @@ pub struct IssuerHealthJs {
     #[napi(ts_type = "'up' | 'down' | null")]
     pub shared: Either<String, Null>,
     /// Keys of the JWKS that are not used, and why (the reasons `explainKeys` gives).
+    #[napi(ts_type = "SkippedKey[]")]
     pub skipped: Vec<SkippedKeyJs>,
 }
 
