@@ -44,13 +44,62 @@ export interface JwsHeader {
   [parameter: string]: unknown
 }
 
-export interface VerifyResult<T = JwtPayload> {
+/** The result of a JWS token. */
+export interface JwsVerifyResult<T = JwtPayload> {
   /** The payload, a fresh object on every call. */
   payload: T
   /** The protected header, a fresh object on every call. */
   header: JwsHeader
   /** The configured issuer that matched (the token's `iss` when `iss` is not checked). */
   issuer: string
+}
+
+/**
+ * The result of an opaque token (`revalidate.opaque: true`): validated by the issuer's endpoint alone.
+ * `payload` is the introspection answer, or the bearer endpoint's JSON object body, or `{}`.
+ */
+export interface OpaqueVerifyResult<T = JwtPayload> {
+  payload: T
+  /** An opaque token has no header. */
+  header: null
+  /** The configured issuer, or null when the options name none. */
+  issuer: string | null
+}
+
+/**
+ * What `verify` resolves. Without `revalidate.opaque` it is always a `JwsVerifyResult`; with it, narrow with
+ * `result.header !== null`.
+ */
+export type VerifyResult<T = JwtPayload> = JwsVerifyResult<T> | OpaqueVerifyResult<T>
+
+/**
+ * Token liveness (`revalidate`): after a JWS token verifies, the issuer's validation endpoint must say it is
+ * still live (tokens get revoked). Give exactly one of `introspection` and `endpoint`.
+ */
+export interface RevalidateOptions {
+  /** RFC 7662 introspection with client_secret_basic. */
+  introspection?: {
+    /** Default: `introspection_endpoint` from the issuer's discovery document. */
+    endpoint?: string
+    clientId: string
+    clientSecret: string
+  }
+  /**
+   * A bearer validation endpoint (SCAYLE `…/v1/oauth/token/validate`, Genesys Cloud
+   * `…/api/v2/tokens/me?preserveIdleTTL=true`): the token goes as `Authorization: Bearer <token>`;
+   * 2xx = active, 401/403 = inactive, anything else = an endpoint failure.
+   */
+  endpoint?: string
+  /** For `endpoint`. Default 'GET'. */
+  method?: 'GET' | 'HEAD' | 'POST'
+  /** How long one 'active' answer is trusted. Default '5m'; 0 = ask on every verification. */
+  interval?: Duration
+  /** How far past `interval` an 'active' answer may still serve while the endpoint fails. Default 0. */
+  staleIfError?: Duration
+  /** Accept tokens that are not a JWS, on the endpoint's word alone. Default false. */
+  opaque?: boolean
+  /** Answers remembered (LRU). Default 100000. */
+  maxEntries?: number
 }
 
 export interface IssuerOptions {
@@ -62,6 +111,24 @@ export interface IssuerOptions {
   audience?: string | string[]
   /** Default: every asymmetric algorithm. */
   algorithms?: Algorithm[]
+  /** Token liveness for this issuer (on the top level: for every issuer without its own). */
+  revalidate?: RevalidateOptions
+}
+
+/**
+ * Fleet-wide shared state on Redis: JWKS and discovery documents, revalidation answers, one provider call per
+ * refresh for the whole fleet, the provider's Retry-After. In-process caches stay first; Redis is a hint (every
+ * entry is authenticated with `secret`), and Redis down, slow or refusing never fails a verification.
+ */
+export interface SharedOptions {
+  /** `'redis://host:6379/0'`, or `'rediss://…'` for TLS. */
+  redis: string
+  /** At least 32 bytes: entries are authenticated (HMAC) and secrets encrypted with keys derived from it. */
+  secret: string | Uint8Array
+  /** Prefix of every Redis key. Default 'jwks-verify'. */
+  prefix?: string
+  /** Longest time one Redis call may take. Default '50ms'. */
+  timeout?: Duration
 }
 
 export interface CacheOptions {
@@ -110,9 +177,27 @@ export interface VerifierOptions extends Partial<IssuerOptions> {
   tokenCache?: number | false
   /** Called on the JS thread; exceptions thrown here are swallowed. */
   onEvent?: (event: VerifierEvent) => void
+  /** Share keys, discovery documents and revalidation answers with the rest of the fleet through Redis. */
+  shared?: SharedOptions
 }
 
-export interface VerifierEvent {
+/**
+ * What a Verifier reports through `onEvent`: key-set events, revalidation events, and the shared tier's outage
+ * and recovery. Narrow on `type` (and `'shared' in event` for the shared tier's 'warning' / 'info').
+ */
+export type VerifierEvent = KeySetEvent | RevalidateEvent | SharedTierEvent
+
+/** The shared tier (`shared`): Redis failed ('warning', once per outage) or is back ('info'). */
+export interface SharedTierEvent {
+  type: 'warning' | 'info'
+  shared: true
+  /** The Redis URL, without credentials. */
+  endpoint: string
+  error?: { code: ErrorCode; message: string }
+}
+
+/** An event of a key cache (shared by every Verifier that names the JWKS). */
+export interface KeySetEvent {
   type: 'fetch' | 'rotate' | 'stale' | 'error' | 'warning'
   jwksUri: string
   issuer?: string
@@ -121,6 +206,19 @@ export interface VerifierEvent {
   kids?: string[]
   added?: string[]
   removed?: string[]
+  error?: { code: ErrorCode; message: string }
+}
+
+/** A validation endpoint answered (or failed) about a token (`revalidate`). Never carries the token. */
+export interface RevalidateEvent {
+  type: 'revalidate'
+  /** The endpoint asked. */
+  endpoint: string
+  issuer?: string
+  status?: number
+  durationMs?: number
+  /** The endpoint's verdict, when it gave one. */
+  active?: boolean
   error?: { code: ErrorCode; message: string }
 }
 
@@ -140,6 +238,9 @@ export type ErrorCode =
   | 'ERR_JWKS_INVALID'
   | 'ERR_JWKS_NOT_LOADED'
   | 'ERR_VERIFIER_CLOSED'
+  | 'ERR_TOKEN_INACTIVE'
+  | 'ERR_REVALIDATION_FAILED'
+  | 'ERR_REVALIDATION_PENDING'
   | 'ERR_TOKEN_REQUEST_FAILED'
   | 'ERR_TOKEN_RATE_LIMITED'
 
@@ -363,6 +464,10 @@ export interface IssuerHealth {
   fetchedAt: number | null
   expiresAt: number | null
   lastError: { code: ErrorCode; message: string } | null
+  /** The shared tier (`shared`): 'up', 'down' (Redis skipped after failures), or null without it. */
+  shared: 'up' | 'down' | null
+  /** Keys of the JWKS that are not used, and why (the reasons `explainKeys` gives). */
+  skipped: SkippedKey[]
 }
 
 /** The verdict on one JWK. */
@@ -380,6 +485,12 @@ export interface KeyVerdict {
  */
 export declare function parseDuration(value: number | string, name?: string): number
 
+/** A key of a JWKS that is not used. */
+export interface SkippedKey {
+  kid: string | null
+  reason: string
+}
+
 /**
  * Why the Verifier would refuse to fetch `url` (`null` when it may): https only, plain http
  * for loopback hosts or with `allowHttp`.
@@ -396,4 +507,20 @@ export interface VerifierStats {
   fetchErrors: number
   cooldownRefusals: number
   staleServes: number
+  /** Validation endpoint calls (`revalidate`). */
+  revalidations: number
+  /** Verifications answered from a cached liveness answer. */
+  revalidationHits: number
+  /** Tokens found inactive. */
+  inactive: number
+  /** Validation endpoint failures. */
+  revalidationErrors: number
+  /** Shared-tier entries found and accepted (`shared`). */
+  sharedHits: number
+  /** Shared-tier lookups that found nothing. */
+  sharedMisses: number
+  /** Redis calls that failed or timed out, and shared entries refused. */
+  sharedErrors: number
+  /** Waits for another process's provider call. */
+  lockWaits: number
 }

@@ -40,16 +40,6 @@ test('the runtime names declared in index.d.ts equal the runtime exports', () =>
   assert.deepEqual(sorted(declared), sorted(runtime));
 });
 
-test('errorCodes() lists exactly the ErrorCode union of index.d.ts (and of src/header.d.ts)', () => {
-  const runtime = require('jwks-verify').errorCodes();
-  for (const file of ['index.d.ts', 'src/header.d.ts']) {
-    const union = /export type ErrorCode =([^;]*?)\n\n/.exec(read(file));
-    assert.ok(union, `${file} declares ErrorCode`);
-    assert.deepEqual([...union[1].matchAll(/'(ERR_[A-Z_]+)'/g)].map((m) => m[1]), runtime, file);
-  }
-  assert.equal(new Set(runtime).size, runtime.length, 'no code twice');
-});
-
 test('the entry points: CommonJS and ESM agree, and their declarations match', async () => {
   const entries = {
     express: { main: 'authenticate', names: ['authenticate', 'requireScope', 'parseAuthorization', 'failureAnswer', 'scopeAnswer', 'challenge', 'grantedScopes'] },

@@ -1,9 +1,14 @@
-// The one classification of error codes behind every entry point's answers (lib/http-answers.js), through the
-// public `failureAnswer` of jwks-verify/express. Pure functions: no server, no addon call.
+// The one classification of error codes behind every entry point's answers and the CLI's exit codes
+// (lib/http-answers.js), through the public `failureAnswer` of jwks-verify/express and the CLI's `isUnavailable`; and
+// the addon's `errorCodes()` against the `ErrorCode` union of index.d.ts. Pure functions: no server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { errorCodes } from 'jwks-verify';
 import { failureAnswer } from 'jwks-verify/express';
+
+const { isUnavailable } = createRequire(import.meta.url)('../lib/http-answers.js');
 
 const INVALID_TOKEN = [
   'ERR_JWS_INVALID',
@@ -23,6 +28,7 @@ const SERVER_ERROR = [
   'ERR_INVALID_OPTIONS',
   'ERR_JWKS_NOT_LOADED',
   'ERR_VERIFIER_CLOSED',
+  'ERR_REVALIDATION_PENDING',
   'ERR_TOKEN_REQUEST_FAILED',
   'ERR_TOKEN_RATE_LIMITED',
   'ERR_JWT_REVOKED',
@@ -31,12 +37,29 @@ const SERVER_ERROR = [
 
 const failure = (code, fields = {}) => Object.assign(new Error(`${code}: why`), { code, ...fields });
 
-test('every ErrorCode of index.d.ts has its answer: 401, 503 or a server error', () => {
+/** The codes of the `ErrorCode` union, read from the text of index.d.ts. */
+function errorCodeUnion() {
   const union = /export type ErrorCode =([^;]*?)\n\n/.exec(readFileSync(new URL('../index.d.ts', import.meta.url), 'utf8'));
   const codes = [...union[1].matchAll(/'(ERR_[A-Z_]+)'/g)].map((m) => m[1]);
   assert.ok(codes.length > 10, `codes: ${codes}`);
-  for (const code of codes) {
-    assert.ok([...INVALID_TOKEN, ...UNAVAILABLE, ...SERVER_ERROR].includes(code), `${code} is classified by this test`);
+  return codes;
+}
+
+test("the addon's errorCodes() are the ErrorCode union of index.d.ts", () => {
+  const codes = errorCodes();
+  assert.equal(new Set(codes).size, codes.length, `no duplicates: ${codes}`);
+  assert.deepEqual(new Set(codes), new Set(errorCodeUnion()));
+});
+
+test('every ErrorCode (index.d.ts and errorCodes()) has its answer: 401, 503 or a server error', () => {
+  for (const code of new Set([...errorCodeUnion(), ...errorCodes()])) {
+    let status = 'unclassified';
+    if (INVALID_TOKEN.includes(code)) status = 401;
+    else if (UNAVAILABLE.includes(code)) status = 503;
+    else if (SERVER_ERROR.includes(code)) status = null;
+    assert.notEqual(status, 'unclassified', `${code} is classified by this test`);
+    assert.equal(failureAnswer(failure(code))?.status ?? null, status, `${code}: failureAnswer`);
+    assert.equal(isUnavailable(code), status === 503, `${code}: isUnavailable (the CLI's exit 3)`);
   }
 });
 

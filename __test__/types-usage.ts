@@ -38,6 +38,17 @@ const options: VerifierOptions = {
   http: { timeout: '1.5s', headers: { 'user-agent': 'my-service' }, maxBytes: 1 << 20, allowHttp: false },
   tokenCache: 1000,
   onEvent(event: VerifierEvent) {
+    if ('shared' in event) {
+      const redis: string = event.endpoint;
+      console.log(event.type, redis, event.error?.message);
+      return;
+    }
+    if (event.type === 'revalidate') {
+      const endpoint: string = event.endpoint;
+      const active: boolean | undefined = event.active;
+      console.log(endpoint, active);
+      return;
+    }
     const type: 'fetch' | 'rotate' | 'stale' | 'error' | 'warning' = event.type;
     const uri: string = event.jwksUri;
     const took: number | undefined = event.durationMs;
@@ -64,7 +75,9 @@ async function authenticate(token: string): Promise<string> {
   const result: VerifyResult<MyClaims> = await verifier.verify<MyClaims>(token);
   const mine: string = result.payload.myClaim;
   const roles: string[] = result.payload.roles;
-  const issuer: string = result.issuer;
+  const issuer: string | null = result.issuer;
+  if (result.header === null) throw new Error('an opaque token: only with revalidate.opaque');
+  const jwsIssuer: string = result.issuer;
   const alg: Algorithm = result.header.alg;
   const kid: string | undefined = result.header.kid;
 

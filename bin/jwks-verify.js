@@ -2,7 +2,10 @@
 'use strict'
 // jwks-verify command line: verify a token and say why it fails, list an issuer's keys, decode a token.
 // The verdict always comes from the addon's `Verifier#verify`; this file only reads the token and the JWKS again
-// to explain the verdict in words a person can act on.
+// to explain the verdict in words a person can act on. The rules come from the engine too: documents are fetched with
+// its `fetchJson` (the key cache's https policy, redirects, size cap, timeout), keys judged by its `explainKeys`,
+// URLs by `urlRefusal`, durations by `parseDuration`. What came from the network or the token is printed through
+// `printable`.
 
 const crypto = require('node:crypto')
 const { parseArgs } = require('node:util')
@@ -36,6 +39,14 @@ Options of verify:
   --allow-http              allow plain http for a non-loopback JWKS (loopback never needs it)
   --json                    print one JSON document instead of text
 
+Is the token still live? (after the signature and claims pass, ask the issuer; tokens get revoked)
+  --validate-url <url>      a bearer validation endpoint (SCAYLE .../v1/oauth/token/validate, Genesys
+                            .../api/v2/tokens/me?preserveIdleTTL=true): the token goes as Authorization: Bearer
+  --validate-method <m>     GET (default), HEAD or POST
+  --introspect [url]        RFC 7662 introspection (an empty url: introspection_endpoint from discovery), with
+  --client-id <id>          the client that may introspect, and its secret read from the environment:
+  --client-secret-env <NAME>  the variable holding the client secret (never put a secret on the command line)
+  --opaque                  accept a token that is not a JWT, on the endpoint's word alone (Genesys)
 Options of token (the client secret is never an argument: it comes from the environment or standard input):
   --token-url <url>         the token endpoint (or --issuer: its token_endpoint from discovery)
   --issuer <url>            an issuer whose /.well-known/openid-configuration names the token endpoint
@@ -53,12 +64,16 @@ Options of token (the client secret is never an argument: it comes from the envi
 
 A token of "-" is read from standard input; a leading "Bearer " is removed.
 Durations: seconds, or <number><ms|s|m|h|d>.
+Fetches follow the Verifier's rules: https only (loopback excepted, or --allow-http), at most 3 redirects
+under the same rule (and never from https to http), at most 1 MiB, --timeout. Text from the network or the
+token is printed with control characters escaped (as \\u001b).
 
 Exit codes:
   0  the token is valid (verify), or the command succeeded (inspect, decode, token)
   1  the token is invalid (verify), cannot be decoded (decode), or the token endpoint refused or failed (token)
   2  usage error (unknown command or option, missing argument, invalid option value)
-  3  the signing keys are unavailable (JWKS or discovery unreachable, failing, rate limited or invalid)
+  3  the signing keys are unavailable (JWKS or discovery unreachable, failing, rate limited or invalid),
+     or the validation endpoint is (--validate-url, --introspect)
 `
 
 const EXIT = { OK: 0, INVALID: 1, USAGE: 2, KEYS_UNAVAILABLE: 3 }
@@ -67,6 +82,35 @@ class UsageError extends Error {}
 class KeysUnavailableError extends Error {}
 
 // ---------------------------------------------------------------- small helpers
+
+/** The addon, loaded when first needed: `decode` works without it. */
+const engine = () => require('../index.js')
+
+/**
+ * `text` safe for a terminal: C0 and C1 control characters, DEL, and the Unicode line separators and bidi controls
+ * (which can reorder what a reader sees) become JSON-style escapes such as `\u001b`. Idempotent.
+ */
+function printable(text) {
+  return String(text).replace(
+    /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
+/** Writes `lines` to `stream`, each through `printable`: no value can reach the terminal raw or break a line. */
+function writeLines(lines, stream = process.stdout) {
+  stream.write(`${lines.map(printable).join('\n')}\n`)
+}
+
+/** Runs `fn`; the engine's ERR_INVALID_OPTIONS becomes a usage error (exit 2) with the engine's message. */
+function asUsage(fn) {
+  try {
+    return fn()
+  } catch (err) {
+    if (err && err.code === 'ERR_INVALID_OPTIONS') throw new UsageError(err.message)
+    throw err
+  }
+}
 
 /** "3 min 20 s", "2 h 5 min", "1 d 3 h", "45 s" (the two largest units). */
 function formatDuration(seconds) {
@@ -91,12 +135,13 @@ function formatDuration(seconds) {
     .join(' ')
 }
 
-/** Seconds of a CLI duration (same forms as the Verifier options). */
-function parseDurationSeconds(value, option) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(value).trim())
-  if (!m) throw new UsageError(`${option}: "${value}" is not a duration (seconds, or <number><ms|s|m|h|d>)`)
-  const factor = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] || 's']
-  return Number(m[1]) * factor
+/**
+ * A duration argument, read by the engine: `{ value, seconds }`, `value` as the Verifier options take it (argv holds
+ * only strings, so a bare number becomes a number: seconds). A duration the engine refuses is a usage error.
+ */
+function durationArg(text, option) {
+  const value = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text
+  return { value, seconds: asUsage(() => engine().parseDuration(value, option)) / 1000 }
 }
 
 const nowSeconds = () => Date.now() / 1000
@@ -112,23 +157,12 @@ function relative(seconds) {
   return delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(delta)} ago`
 }
 
-function isLoopback(url) {
-  const host = url.hostname.replace(/^\[|\]$/g, '')
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
-}
-
-function checkUrl(text, { allowHttp }, what) {
-  let url
-  try {
-    url = new URL(text)
-  } catch {
-    throw new UsageError(`${what}: "${text}" is not a URL`)
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${what}: only https URLs are fetched`)
-  if (url.protocol === 'http:' && !allowHttp && !isLoopback(url)) {
-    throw new UsageError(`${what}: plain http is refused for ${url.host}; use https, or --allow-http`)
-  }
-  return url
+/** A usage error unless the engine would fetch `url` (its https policy); `what` names the argument. */
+function checkUrl(url, allowHttp, what) {
+  const why = engine().urlRefusal(url, allowHttp)
+  if (why === null) return
+  const hint = !allowHttp && engine().urlRefusal(url, true) === null ? '; use https, or --allow-http' : ''
+  throw new UsageError(`${what}: ${url} ${why}${hint}`)
 }
 
 /** Decodes a compact JWS for display only: `{ header, payload, parts, problem }` (nothing is verified). */
@@ -144,7 +178,8 @@ function decodeToken(token) {
     return out
   }
   const decodePart = (text, name) => {
-    if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error(`the ${name} is not base64url (characters outside A-Z a-z 0-9 - _)`)
+    if (!/^[A-Za-z0-9_-]*$/.test(text))
+      throw new Error(`the ${name} is not base64url (characters outside A-Z a-z 0-9 - _)`)
     const json = Buffer.from(text, 'base64url').toString('utf8')
     try {
       return JSON.parse(json)
@@ -174,42 +209,39 @@ async function readToken(arg) {
   return text
 }
 
-async function fetchJson(url, timeoutMs) {
-  let res
+/**
+ * `{ url, status, headers, body }` of a JSON document fetched by the engine under the key cache's rules (`http`: the
+ * Verifier's `http` option). The 503-class codes become a KeysUnavailableError (exit 3) keeping `code`, `status` and
+ * `retryAfter`; `what` names the document in the message.
+ */
+async function fetchJson(url, http, what) {
   try {
-    res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) })
+    return await engine().fetchJson(url, http)
   } catch (err) {
-    const cause = err.cause ? ` (${err.cause.code || err.cause.message})` : ''
-    const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : `${err.message}${cause}`
-    throw new KeysUnavailableError(`cannot fetch ${url}: ${why}`)
-  }
-  const text = await res.text()
-  if (!res.ok) {
-    const retry = res.headers.get('retry-after')
-    throw Object.assign(
-      new KeysUnavailableError(`${url} answered HTTP ${res.status}${retry ? ` (Retry-After: ${retry})` : ''}`),
-      { status: res.status },
-    )
-  }
-  try {
-    return { body: JSON.parse(text), headers: res.headers, url: res.url || String(url) }
-  } catch {
-    throw new KeysUnavailableError(`${url} did not answer JSON`)
+    if (!err || !isUnavailable(err.code)) throw err
+    const { code, status, retryAfter } = err
+    throw Object.assign(new KeysUnavailableError(`cannot fetch ${what}: ${err.message}`), { code, status, retryAfter })
   }
 }
 
 /** `{ jwksUri, issuer }` for an issuer through its discovery document. */
-async function discover(issuer, timeoutMs) {
+async function discover(issuer, http) {
   const discoveryUrl = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`
-  const { body } = await fetchJson(discoveryUrl, timeoutMs)
+  const { body } = await fetchJson(discoveryUrl, http, 'the discovery document')
   if (!body || typeof body.jwks_uri !== 'string') {
     throw new KeysUnavailableError(`the discovery document ${discoveryUrl} has no jwks_uri`)
   }
   return { jwksUri: body.jwks_uri, issuer: body.issuer, discoveryUrl }
 }
 
-/** Facts about one JWK for display: kid, kty, alg, use, size or curve, x5c certificate, notes. */
-function describeKey(jwk) {
+const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value)
+
+/**
+ * Facts about one JWK for display: kid, kty, alg, use, size or curve, x5c certificate, notes; `usable` and `reason`
+ * are the engine's verdict (`explainKeys`), the only judge of whether jwks-verify uses the key.
+ */
+function describeKey(value, verdict) {
+  const jwk = isObject(value) ? value : {}
   const info = {
     kid: jwk.kid ?? null,
     kty: jwk.kty ?? null,
@@ -218,19 +250,21 @@ function describeKey(jwk) {
     size: null,
     curve: jwk.crv ?? null,
     x5c: null,
-    notes: [],
+    usable: verdict.usable,
+    ...(verdict.usable ? {} : { reason: verdict.reason }),
+    notes: verdict.usable ? [] : [`not used by jwks-verify: ${verdict.reason}`],
   }
   let keyObject
   const members = { ...jwk }
   delete members.x5c
   try {
     if (jwk.kty === 'oct') {
-      info.size = jwk.k ? Buffer.from(jwk.k, 'base64url').length * 8 : null
+      info.size = typeof jwk.k === 'string' ? Buffer.from(jwk.k, 'base64url').length * 8 : null
     } else if ((jwk.kty === 'RSA' && jwk.n) || jwk.x) {
       keyObject = crypto.createPublicKey({ key: members, format: 'jwk' })
     }
-  } catch (err) {
-    info.notes.push(`the key members do not form a valid key: ${err.message}`)
+  } catch {
+    // not a key node can read: the verdict says why
   }
   if (Array.isArray(jwk.x5c) && typeof jwk.x5c[0] === 'string') {
     try {
@@ -245,34 +279,34 @@ function describeKey(jwk) {
         chainLength: jwk.x5c.length,
       }
       if (keyObject) {
-        const same = cert.publicKey.export({ format: 'der', type: 'spki' }).equals(keyObject.export({ format: 'der', type: 'spki' }))
+        const same = cert.publicKey
+          .export({ format: 'der', type: 'spki' })
+          .equals(keyObject.export({ format: 'der', type: 'spki' }))
         info.x5c.matchesKey = same
-        if (!same) info.notes.push('the x5c certificate holds a different key than the JWK members')
       } else {
         keyObject = cert.publicKey
       }
       if (info.x5c.expired) info.notes.push('the x5c certificate has expired (jwks-verify uses the key, not the dates)')
-    } catch (err) {
-      info.notes.push(`x5c[0] is not a certificate: ${err.message}`)
+    } catch {
+      // not a certificate node can read: the verdict says why
     }
   }
   if (keyObject) {
     const details = keyObject.asymmetricKeyDetails || {}
     if (details.modulusLength) info.size = details.modulusLength
-    if (details.namedCurve) info.curve = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }[details.namedCurve] || details.namedCurve
-    if (keyObject.asymmetricKeyType === 'ed25519' || keyObject.asymmetricKeyType === 'ed448') info.curve = info.curve || (keyObject.asymmetricKeyType === 'ed25519' ? 'Ed25519' : 'Ed448')
+    if (details.namedCurve)
+      info.curve =
+        { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }[details.namedCurve] || details.namedCurve
+    if (keyObject.asymmetricKeyType === 'ed25519' || keyObject.asymmetricKeyType === 'ed448')
+      info.curve = info.curve || (keyObject.asymmetricKeyType === 'ed25519' ? 'Ed25519' : 'Ed448')
   }
-  if (jwk.kty === 'RSA' && info.size && info.size < 2048) info.notes.push(`RSA key of ${info.size} bits: jwks-verify refuses keys under 2048 bits`)
-  if (jwk.kty === 'oct') info.notes.push('a symmetric (oct) key in a published JWKS: ignored by jwks-verify')
-  if (jwk.use !== undefined && jwk.use !== 'sig') info.notes.push(`use "${jwk.use}": not a signing key`)
-  if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) info.notes.push('key_ops does not allow verify')
   return info
 }
 
 /** The JWKS for an explanation (never for the verdict); `null` and a reason when it cannot be had. */
-async function fetchKeysForExplanation(jwksUri, timeoutMs) {
+async function fetchKeysForExplanation(jwksUri, http) {
   try {
-    const { body } = await fetchJson(jwksUri, timeoutMs)
+    const { body } = await fetchJson(jwksUri, http, 'the JWKS')
     if (!body || !Array.isArray(body.keys)) return { keys: null, problem: `${jwksUri} is not a JWKS (no "keys" array)` }
     return { keys: body.keys }
   } catch (err) {
@@ -280,18 +314,21 @@ async function fetchKeysForExplanation(jwksUri, timeoutMs) {
   }
 }
 
-function keyLabel(jwk) {
+function keyLabel(value) {
+  const jwk = isObject(value) ? value : {}
   const bits = [jwk.kty, jwk.alg, jwk.use && `use ${jwk.use}`].filter(Boolean).join(', ')
   return `"${jwk.kid ?? '(no kid)'}"${bits ? ` (${bits})` : ''}`
 }
 
-const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA']
-const KTY_FOR = (alg) => (/^(RS|PS)/.test(alg) ? 'RSA' : /^ES/.test(alg) ? 'EC' : alg === 'EdDSA' ? 'OKP' : /^HS/.test(alg) ? 'oct' : null)
+/** The key type an algorithm needs, to explain why a key published under the token's kid does not fit it. */
+const KTY_FOR = (alg) =>
+  /^(RS|PS)/.test(alg) ? 'RSA' : /^ES/.test(alg) ? 'EC' : alg === 'EdDSA' ? 'OKP' : /^HS/.test(alg) ? 'oct' : null
 
 // ---------------------------------------------------------------- explanations of a failed verify
 
 async function explain(err, ctx) {
-  const { header = {}, payload = {} } = ctx.decoded
+  const header = isObject(ctx.decoded.header) ? ctx.decoded.header : {}
+  const payload = isObject(ctx.decoded.payload) ? ctx.decoded.payload : {}
   const lines = []
   const code = err.code
   const tol = ctx.clockTolerance || 0
@@ -307,13 +344,22 @@ async function explain(err, ctx) {
       break
     case 'ERR_JOSE_ALG_NOT_ALLOWED': {
       const alg = header.alg
-      const allowed = ctx.algorithms || ASYMMETRIC
+      const { asymmetric, symmetric } = engine().algorithms()
+      const allowed = ctx.algorithms || asymmetric
       if (alg === undefined) lines.push('The token header names no algorithm ("alg" is missing).')
-      else if (String(alg).toLowerCase() === 'none') lines.push('The token is unsigned (alg "none"); unsigned tokens are never accepted.')
-      else if (/^HS/.test(alg) && !allowed.includes(alg)) {
-        lines.push(`The token is signed with ${alg}, a shared-secret algorithm; the issuer's public keys cannot verify it.`)
-        lines.push(`Accepted algorithms: ${allowed.join(', ')}. A token made with a public key as HMAC secret is a known forgery.`)
-      } else lines.push(`The algorithm ${alg} was refused: accepted algorithms are ${allowed.join(', ')} (see --algorithms).`)
+      else if (String(alg).toLowerCase() === 'none')
+        lines.push('The token is unsigned (alg "none"); unsigned tokens are never accepted.')
+      else if (symmetric.includes(alg) && !allowed.includes(alg)) {
+        lines.push(
+          `The token is signed with ${alg}, a shared-secret algorithm; the issuer's public keys cannot verify it.`,
+        )
+        lines.push(
+          `Accepted algorithms: ${allowed.join(', ')}. A token made with a public key as HMAC secret is a known forgery.`,
+        )
+      } else
+        lines.push(
+          `The algorithm ${alg} was refused: accepted algorithms are ${allowed.join(', ')} (see --algorithms).`,
+        )
       break
     }
     case 'ERR_JOSE_NOT_SUPPORTED':
@@ -323,7 +369,9 @@ async function explain(err, ctx) {
     case 'ERR_JWKS_NO_MATCHING_KEY':
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': {
       const jwksUri = await ctx.jwksUri()
-      const { keys, problem } = jwksUri ? await fetchKeysForExplanation(jwksUri, ctx.timeoutMs) : { keys: null, problem: 'the JWKS URL is unknown' }
+      const { keys, problem } = jwksUri
+        ? await fetchKeysForExplanation(jwksUri, ctx.http)
+        : { keys: null, problem: 'the JWKS URL is unknown' }
       const kid = header.kid
       if (code === 'ERR_JWKS_NO_MATCHING_KEY') {
         lines.push(
@@ -339,20 +387,27 @@ async function explain(err, ctx) {
       }
       if (keys) {
         const kids = keys.map((k) => keyLabel(k))
-        lines.push(`The JWKS at ${jwksUri} has ${keys.length} key${keys.length === 1 ? '' : 's'}${keys.length ? `: ${kids.join(', ')}` : ''}.`)
+        lines.push(
+          `The JWKS at ${jwksUri} has ${keys.length} key${keys.length === 1 ? '' : 's'}${keys.length ? `: ${kids.join(', ')}` : ''}.`,
+        )
         if (code === 'ERR_JWKS_NO_MATCHING_KEY' && kid !== undefined) {
-          const same = keys.filter((k) => k.kid === kid)
+          const verdicts = engine().explainKeys({ keys })
+          const same = keys.filter((k) => isObject(k) && k.kid === kid)
           if (same.length === 0) {
-            lines.push(`The kid "${kid}" is not in it: the token comes from another issuer or environment, or the key was rotated out.`)
+            lines.push(
+              `The kid "${kid}" is not in it: the token comes from another issuer or environment, or the key was rotated out.`,
+            )
           } else {
             for (const k of same) {
-              const info = describeKey(k)
+              const verdict = verdicts[keys.indexOf(k)]
               const why = []
               const wantKty = KTY_FOR(header.alg)
               if (wantKty && k.kty !== wantKty) why.push(`it is a ${k.kty} key and ${header.alg} needs ${wantKty}`)
               if (k.alg && k.alg !== header.alg) why.push(`its alg is ${k.alg}, the token's ${header.alg}`)
-              why.push(...info.notes)
-              lines.push(`A key "${kid}" is published but cannot verify this token${why.length ? `: ${why.join('; ')}` : ''}.`)
+              if (!verdict.usable) why.push(verdict.reason)
+              lines.push(
+                `A key "${kid}" is published but cannot verify this token${why.length ? `: ${why.join('; ')}` : ''}.`,
+              )
             }
           }
         }
@@ -362,14 +417,25 @@ async function explain(err, ctx) {
       break
     }
     case 'ERR_JWT_EXPIRED': {
-      if (err.claim === 'iat' || (err.claim === undefined && ctx.maxTokenAge && typeof payload.iat === 'number' && !(typeof payload.exp === 'number' && payload.exp < nowSeconds()))) {
+      if (
+        err.claim === 'iat' ||
+        (err.claim === undefined &&
+          ctx.maxTokenAge &&
+          typeof payload.iat === 'number' &&
+          !(typeof payload.exp === 'number' && payload.exp < nowSeconds()))
+      ) {
         const age = nowSeconds() - payload.iat
         lines.push(
           `The token is too old: issued ${formatDuration(age)} ago (iat ${isoDate(payload.iat)}), more than the maximum age ${formatDuration(ctx.maxTokenAge || 0)}${tolText}.`,
         )
       } else if (typeof payload.exp === 'number') {
-        lines.push(`The token expired ${formatDuration(nowSeconds() - payload.exp)} ago (exp ${isoDate(payload.exp)})${tolText}.`)
-        if (typeof payload.iat === 'number') lines.push(`It was issued ${formatDuration(nowSeconds() - payload.iat)} ago and lived ${formatDuration(payload.exp - payload.iat)}: get a fresh token.`)
+        lines.push(
+          `The token expired ${formatDuration(nowSeconds() - payload.exp)} ago (exp ${isoDate(payload.exp)})${tolText}.`,
+        )
+        if (typeof payload.iat === 'number')
+          lines.push(
+            `It was issued ${formatDuration(nowSeconds() - payload.iat)} ago and lived ${formatDuration(payload.exp - payload.iat)}: get a fresh token.`,
+          )
       } else lines.push(`The token has expired: ${err.message}.`)
       break
     }
@@ -378,16 +444,27 @@ async function explain(err, ctx) {
       const value = claim ? payload[claim] : undefined
       const show = (v) => (v === undefined ? 'absent' : JSON.stringify(v))
       if (claim === 'iss') {
-        lines.push(`The token's issuer is ${show(payload.iss)}; the issuer expected is ${JSON.stringify(ctx.issuer)} (--issuer).`)
-        if (typeof payload.iss === 'string' && payload.iss.replace(/\/+$/, '') === String(ctx.issuer).replace(/\/+$/, '')) {
+        lines.push(
+          `The token's issuer is ${show(payload.iss)}; the issuer expected is ${JSON.stringify(ctx.issuer)} (--issuer).`,
+        )
+        if (
+          typeof payload.iss === 'string' &&
+          payload.iss.replace(/\/+$/, '') === String(ctx.issuer).replace(/\/+$/, '')
+        ) {
           lines.push('They differ only by a trailing "/": issuers are compared exactly; pass the value from the token.')
         }
       } else if (claim === 'aud') {
-        lines.push(`The token's audience is ${show(payload.aud)}; expected ${ctx.audience && ctx.audience.length > 1 ? 'one of ' : ''}${ctx.audience ? ctx.audience.map((a) => JSON.stringify(a)).join(', ') : '(none configured)'} (--audience).`)
+        lines.push(
+          `The token's audience is ${show(payload.aud)}; expected ${ctx.audience && ctx.audience.length > 1 ? 'one of ' : ''}${ctx.audience ? ctx.audience.map((a) => JSON.stringify(a)).join(', ') : '(none configured)'} (--audience).`,
+        )
       } else if (claim === 'nbf' && typeof payload.nbf === 'number') {
-        lines.push(`The token is not valid yet: nbf ${isoDate(payload.nbf)}, ${formatDuration(payload.nbf - nowSeconds())} from now${tolText}. Is a clock wrong?`)
+        lines.push(
+          `The token is not valid yet: nbf ${isoDate(payload.nbf)}, ${formatDuration(payload.nbf - nowSeconds())} from now${tolText}. Is a clock wrong?`,
+        )
       } else if (claim === 'iat' && typeof payload.iat === 'number') {
-        lines.push(`The token claims to be issued in the future: iat ${isoDate(payload.iat)}, ${formatDuration(payload.iat - nowSeconds())} ahead of this clock${tolText}. Is a clock wrong?`)
+        lines.push(
+          `The token claims to be issued in the future: iat ${isoDate(payload.iat)}, ${formatDuration(payload.iat - nowSeconds())} ahead of this clock${tolText}. Is a clock wrong?`,
+        )
       } else if (claim === 'sub') {
         lines.push(`The token's subject is ${show(payload.sub)}; expected ${JSON.stringify(ctx.subject)} (--subject).`)
       } else if (claim === 'typ') {
@@ -395,16 +472,30 @@ async function explain(err, ctx) {
       } else if (claim && value === undefined) {
         lines.push(`The claim "${claim}" is required and the token does not have it.`)
       } else {
-        lines.push(`The ${claim ? `claim "${claim}" (${show(value)})` : 'claims'} failed: ${err.message}${err.reason ? ` (${err.reason})` : ''}.`)
+        lines.push(
+          `The ${claim ? `claim "${claim}" (${show(value)})` : 'claims'} failed: ${err.message}${err.reason ? ` (${err.reason})` : ''}.`,
+        )
       }
       break
     }
+    case 'ERR_TOKEN_INACTIVE':
+      lines.push('The signature and claims are fine, but the issuer says the token is no longer active:')
+      lines.push("it was revoked, it expired on the issuer's side, or the issuer does not know it.")
+      break
+    case 'ERR_REVALIDATION_FAILED':
+      lines.push(`The validation endpoint gave no answer: ${err.message}.`)
+      if (err.status === 401 || err.status === 403)
+        lines.push('For introspection, check --client-id and the secret in --client-secret-env.')
+      if (typeof err.retryAfter === 'number') lines.push(`It asks to retry after ${formatDuration(err.retryAfter)}.`)
+      lines.push('This says nothing about the token itself; try again later.')
+      break
     default:
       if (isUnavailable(code)) {
         const jwksUri = ctx.configuredJwksUri || (await ctx.jwksUri({ fetch: false }))
         lines.push(`The issuer's signing keys could not be had${jwksUri ? ` from ${jwksUri}` : ''}: ${err.message}.`)
         if (err.status) lines.push(`The endpoint answered HTTP ${err.status}.`)
-        if (typeof err.retryAfter === 'number') lines.push(`The provider asks to retry after ${formatDuration(err.retryAfter)}.`)
+        if (typeof err.retryAfter === 'number')
+          lines.push(`The provider asks to retry after ${formatDuration(err.retryAfter)}.`)
         lines.push('This says nothing about the token: try again later, or check --issuer / --jwks-uri.')
       } else {
         lines.push(`${err.code ? `${err.code}: ` : ''}${err.message}`)
@@ -415,15 +506,20 @@ async function explain(err, ctx) {
 
 // ---------------------------------------------------------------- output
 
+/**
+ * One JSON document. JSON.stringify escapes C0 controls but leaves DEL, C1 and the bidi controls raw; `writeLines`
+ * escapes those too (they occur only inside strings, so the document parses to the same value).
+ */
 function printJson(value) {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+  writeLines(JSON.stringify(value, null, 2).split('\n'))
 }
 
 function claimTimes(payload) {
   const lines = []
   if (!payload || typeof payload !== 'object') return lines
   for (const claim of ['iat', 'nbf', 'exp']) {
-    if (typeof payload[claim] === 'number') lines.push(`  ${claim.padEnd(3)}  ${isoDate(payload[claim])}  (${relative(payload[claim])})`)
+    if (typeof payload[claim] === 'number')
+      lines.push(`  ${claim.padEnd(3)}  ${isoDate(payload[claim])}  (${relative(payload[claim])})`)
   }
   return lines
 }
@@ -431,11 +527,11 @@ function claimTimes(payload) {
 function printDecoded(label, decoded) {
   const out = []
   out.push(`Header (${label}):`)
-  out.push(JSON.stringify(decoded.header, null, 2) ?? '(none)')
+  out.push(...(JSON.stringify(decoded.header, null, 2) ?? '(none)').split('\n'))
   out.push(`Payload (${label}):`)
-  out.push(JSON.stringify(decoded.payload, null, 2) ?? '(none)')
+  out.push(...(JSON.stringify(decoded.payload, null, 2) ?? '(none)').split('\n'))
   out.push(...claimTimes(decoded.payload))
-  process.stdout.write(`${out.join('\n')}\n`)
+  writeLines(out)
 }
 
 // ---------------------------------------------------------------- commands
@@ -449,7 +545,7 @@ function parse(args, options) {
   try {
     return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true })
   } catch (err) {
-    throw new UsageError(err.message)
+    throw new UsageError(err.message.replace(/\n/g, ' '))
   }
 }
 
@@ -459,10 +555,16 @@ async function commandDecode(args) {
   const token = await readToken(positionals[0])
   const decoded = decodeToken(token)
   if (values.json) {
-    printJson({ verified: false, note: 'UNVERIFIED: decoded only, the signature and claims were not checked', header: decoded.header ?? null, payload: decoded.payload ?? null, ...(decoded.problem ? { problem: decoded.problem } : {}) })
+    printJson({
+      verified: false,
+      note: 'UNVERIFIED: decoded only, the signature and claims were not checked',
+      header: decoded.header ?? null,
+      payload: decoded.payload ?? null,
+      ...(decoded.problem ? { problem: decoded.problem } : {}),
+    })
   } else {
-    process.stdout.write('UNVERIFIED: decoded only; the signature and the claims were NOT checked.\n')
-    if (decoded.problem) process.stdout.write(`Cannot decode the token: ${decoded.problem}.\n`)
+    writeLines(['UNVERIFIED: decoded only; the signature and the claims were NOT checked.'])
+    if (decoded.problem) writeLines([`Cannot decode the token: ${decoded.problem}.`])
     else printDecoded('UNVERIFIED', decoded)
   }
   return decoded.problem ? EXIT.INVALID : EXIT.OK
@@ -474,29 +576,34 @@ async function commandInspect(args) {
     timeout: { type: 'string' },
   })
   if (positionals.length !== 1) throw new UsageError('inspect takes one JWKS URL or issuer')
-  const timeoutMs = values.timeout ? parseDurationSeconds(values.timeout, '--timeout') * 1000 : 5000
-  const target = checkUrl(positionals[0], { allowHttp: values['allow-http'] }, 'inspect')
+  const allowHttp = values['allow-http']
+  const http = {
+    ...(allowHttp ? { allowHttp: true } : {}),
+    ...(values.timeout ? { timeout: durationArg(values.timeout, '--timeout').value } : {}),
+  }
+  const target = positionals[0]
+  checkUrl(target, allowHttp, 'inspect')
   let jwksUri
   let issuer
   let doc
-  if (/\/\.well-known\/openid-configuration$/.test(target.pathname)) {
-    ;({ jwksUri, issuer } = await discover(String(target).replace(/\/\.well-known\/openid-configuration$/, ''), timeoutMs))
+  if (/\/\.well-known\/openid-configuration$/.test(new URL(target).pathname)) {
+    ;({ jwksUri, issuer } = await discover(target.replace(/\/\.well-known\/openid-configuration$/, ''), http))
   } else {
     let first
     try {
-      first = await fetchJson(target, timeoutMs)
+      first = await fetchJson(target, http, target)
     } catch (err) {
       first = { error: err }
     }
     if (first.body && Array.isArray(first.body.keys)) {
-      jwksUri = String(target)
+      jwksUri = target
       doc = first
     } else if (first.body && typeof first.body.jwks_uri === 'string') {
       jwksUri = first.body.jwks_uri
       issuer = first.body.issuer
     } else {
       try {
-        ;({ jwksUri, issuer } = await discover(String(target), timeoutMs))
+        ;({ jwksUri, issuer } = await discover(target, http))
       } catch (err) {
         const firstWhy = first.error ? first.error.message : `${target} is not a JWKS (no "keys" array)`
         throw new KeysUnavailableError(`${firstWhy}; as an issuer: ${err.message}`)
@@ -504,12 +611,14 @@ async function commandInspect(args) {
     }
   }
   if (!doc) {
-    checkUrl(jwksUri, { allowHttp: values['allow-http'] }, 'jwks_uri')
-    doc = await fetchJson(jwksUri, timeoutMs)
-    if (!doc.body || !Array.isArray(doc.body.keys)) throw new KeysUnavailableError(`${jwksUri} is not a JWKS (no "keys" array)`)
+    checkUrl(jwksUri, allowHttp, 'jwks_uri')
+    doc = await fetchJson(jwksUri, http, 'the JWKS')
+    if (!doc.body || !Array.isArray(doc.body.keys))
+      throw new KeysUnavailableError(`${jwksUri} is not a JWKS (no "keys" array)`)
   }
-  const keys = doc.body.keys.map((k) => (k && typeof k === 'object' ? describeKey(k) : { notes: ['not a JSON object'] }))
-  const cacheControl = doc.headers.get('cache-control')
+  const verdicts = engine().explainKeys(doc.body)
+  const keys = doc.body.keys.map((k, i) => describeKey(k, verdicts[i]))
+  const cacheControl = doc.headers['cache-control']
   if (values.json) {
     printJson({ jwksUri, ...(issuer ? { issuer } : {}), cacheControl: cacheControl ?? null, keys })
     return EXIT.OK
@@ -517,22 +626,61 @@ async function commandInspect(args) {
   const out = []
   if (issuer) out.push(`Issuer:   ${issuer}`)
   out.push(`JWKS:     ${jwksUri}`)
-  out.push(`Caching:  ${cacheControl ? `Cache-Control: ${cacheControl}` : 'no Cache-Control (jwks-verify keeps keys 10 min by default)'}`)
+  out.push(
+    `Caching:  ${cacheControl ? `Cache-Control: ${cacheControl}` : 'no Cache-Control (jwks-verify keeps keys 10 min by default)'}`,
+  )
   out.push(`Keys:     ${keys.length}`)
   for (const k of keys) {
     out.push('')
     out.push(`  kid    ${k.kid ?? '(none)'}`)
     out.push(`  kty    ${k.kty ?? '(none)'}`)
     out.push(`  alg    ${k.alg ?? '(none: any algorithm of its type)'}`)
-    out.push(`  ${k.kty === 'RSA' || k.kty === 'oct' ? 'size ' : 'curve'}  ${k.kty === 'RSA' || k.kty === 'oct' ? (k.size ? `${k.size} bits` : '?') : k.curve ?? '?'}`)
+    out.push(
+      `  ${k.kty === 'RSA' || k.kty === 'oct' ? 'size ' : 'curve'}  ${k.kty === 'RSA' || k.kty === 'oct' ? (k.size ? `${k.size} bits` : '?') : (k.curve ?? '?')}`,
+    )
     out.push(`  use    ${k.use ?? '(none)'}`)
     if (k.x5c) {
-      out.push(`  x5c    subject ${k.x5c.subject}; expires ${k.x5c.validTo}${k.x5c.expired ? ' (EXPIRED)' : ` (${relative(Date.parse(k.x5c.validTo) / 1000)})`}`)
+      out.push(
+        `  x5c    subject ${k.x5c.subject}; expires ${k.x5c.validTo}${k.x5c.expired ? ' (EXPIRED)' : ` (${relative(Date.parse(k.x5c.validTo) / 1000)})`}`,
+      )
     }
     for (const note of k.notes) out.push(`  note   ${note}`)
   }
-  process.stdout.write(`${out.join('\n')}\n`)
+  writeLines(out)
   return EXIT.OK
+}
+
+/** The Verifier's `revalidate` option from --validate-url / --introspect (or undefined). */
+function revalidateOption(values) {
+  const validate = values['validate-url']
+  const introspect = values.introspect
+  if (validate !== undefined && introspect !== undefined)
+    throw new UsageError('give either --validate-url or --introspect, not both')
+  if (values.opaque && validate === undefined && introspect === undefined)
+    throw new UsageError(
+      '--opaque needs --validate-url or --introspect: only the endpoint can vouch for an opaque token',
+    )
+  const common = { interval: 0, ...(values.opaque ? { opaque: true } : {}) }
+  if (validate !== undefined) {
+    const method = values['validate-method']?.toUpperCase()
+    if (method !== undefined && !['GET', 'HEAD', 'POST'].includes(method))
+      throw new UsageError(`--validate-method: "${values['validate-method']}" is not GET, HEAD or POST`)
+    return { endpoint: validate, ...(method ? { method } : {}), ...common }
+  }
+  if (introspect === undefined) return undefined
+  const clientId = values['client-id']
+  const envName = values['client-secret-env']
+  if (!clientId || !envName)
+    throw new UsageError(
+      '--introspect needs --client-id and --client-secret-env <NAME> (the variable holding the secret)',
+    )
+  const clientSecret = process.env[envName]
+  if (!clientSecret)
+    throw new UsageError(`--client-secret-env: the environment variable ${envName} is empty or not set`)
+  return {
+    introspection: { ...(introspect !== '' ? { endpoint: introspect } : {}), clientId, clientSecret },
+    ...common,
+  }
 }
 
 async function commandVerify(args) {
@@ -547,24 +695,48 @@ async function commandVerify(args) {
     typ: { type: 'string' },
     timeout: { type: 'string' },
     'allow-http': { type: 'boolean', default: false },
+    'validate-url': { type: 'string' },
+    'validate-method': { type: 'string' },
+    introspect: { type: 'string' },
+    'client-id': { type: 'string' },
+    'client-secret-env': { type: 'string' },
+    opaque: { type: 'boolean', default: false },
   })
   if (positionals.length !== 1) throw new UsageError('verify takes one token (or "-" for standard input)')
   if (!values.issuer) throw new UsageError('verify needs --issuer <url> (the exact "iss" to accept)')
+  const revalidate = revalidateOption(values)
   const token = await readToken(positionals[0])
   const allowHttp = values['allow-http']
-  if (values['jwks-uri']) checkUrl(values['jwks-uri'], { allowHttp }, '--jwks-uri')
+  if (values['jwks-uri']) checkUrl(values['jwks-uri'], allowHttp, '--jwks-uri')
+  const durations = {}
+  for (const [option, name] of [
+    ['clock-tolerance', 'clockTolerance'],
+    ['max-token-age', 'maxTokenAge'],
+    ['timeout', 'timeout'],
+  ]) {
+    if (values[option] !== undefined) durations[name] = durationArg(values[option], `--${option}`)
+  }
+  const http = {
+    ...(allowHttp ? { allowHttp: true } : {}),
+    ...(durations.timeout ? { timeout: durations.timeout.value } : {}),
+  }
 
   const ctx = {
     token,
     decoded: decodeToken(token),
     issuer: values.issuer,
     audience: values.audience,
-    algorithms: values.algorithms ? values.algorithms.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
-    clockTolerance: values['clock-tolerance'] ? parseDurationSeconds(values['clock-tolerance'], '--clock-tolerance') : 0,
-    maxTokenAge: values['max-token-age'] ? parseDurationSeconds(values['max-token-age'], '--max-token-age') : undefined,
+    algorithms: values.algorithms
+      ? values.algorithms
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
+    clockTolerance: durations.clockTolerance ? durations.clockTolerance.seconds : 0,
+    maxTokenAge: durations.maxTokenAge ? durations.maxTokenAge.seconds : undefined,
     subject: values.subject,
     typ: values.typ,
-    timeoutMs: values.timeout ? parseDurationSeconds(values.timeout, '--timeout') * 1000 : 5000,
+    http,
     configuredJwksUri: values['jwks-uri'],
   }
   const options = {
@@ -572,27 +744,16 @@ async function commandVerify(args) {
     ...(values['jwks-uri'] ? { jwksUri: values['jwks-uri'] } : {}),
     ...(ctx.audience ? { audience: ctx.audience.length === 1 ? ctx.audience[0] : ctx.audience } : {}),
     ...(ctx.algorithms ? { algorithms: ctx.algorithms } : {}),
-    ...(values['clock-tolerance'] ? { clockTolerance: values['clock-tolerance'] } : {}),
-    ...(values['max-token-age'] ? { maxTokenAge: values['max-token-age'] } : {}),
+    ...(durations.clockTolerance ? { clockTolerance: durations.clockTolerance.value } : {}),
+    ...(durations.maxTokenAge ? { maxTokenAge: durations.maxTokenAge.value } : {}),
     ...(values.subject ? { subject: values.subject } : {}),
     ...(values.typ ? { typ: values.typ } : {}),
-    http: { ...(allowHttp ? { allowHttp: true } : {}), ...(values.timeout ? { timeout: values.timeout } : {}) },
+    http,
     tokenCache: false,
+    ...(revalidate ? { revalidate } : {}),
   }
-  for (const key of ['clockTolerance', 'maxTokenAge']) {
-    // The CLI accepts bare numbers as seconds; the Verifier takes numbers for those.
-    if (typeof options[key] === 'string' && /^\d+(\.\d+)?$/.test(options[key])) options[key] = Number(options[key])
-  }
-  if (options.http.timeout && /^\d+(\.\d+)?$/.test(options.http.timeout)) options.http.timeout = Number(options.http.timeout)
-
-  const { Verifier } = require('../index.js')
-  let verifier
-  try {
-    verifier = new Verifier(options)
-  } catch (err) {
-    if (err && err.code === 'ERR_INVALID_OPTIONS') throw new UsageError(err.message)
-    throw err
-  }
+  const { Verifier } = engine()
+  const verifier = asUsage(() => new Verifier(options))
   let discovered
   ctx.jwksUri = async ({ fetch: mayFetch = true } = {}) => {
     if (values['jwks-uri']) return values['jwks-uri']
@@ -602,7 +763,10 @@ async function commandVerify(args) {
     } catch {}
     if (!mayFetch) return undefined
     if (discovered === undefined) {
-      discovered = await discover(values.issuer, ctx.timeoutMs).then((d) => d.jwksUri, () => null)
+      discovered = await discover(values.issuer, http).then(
+        (d) => d.jwksUri,
+        () => null,
+      )
     }
     return discovered || undefined
   }
@@ -615,14 +779,29 @@ async function commandVerify(args) {
     } catch (err) {
       error = err
     }
+    if (result && result.header === null) {
+      const verdict =
+        'LIVE: the validation endpoint accepts this opaque token (nothing else was checked: it is not a JWT).'
+      if (values.json) printJson({ valid: true, header: null, payload: result.payload, issuer: result.issuer, verdict })
+      else writeLines([`Endpoint answer: ${JSON.stringify(result.payload)}`, '', verdict])
+      return EXIT.OK
+    }
     if (result) {
       const jwksUri = await ctx.jwksUri({ fetch: false })
       const exp = result.payload && typeof result.payload.exp === 'number' ? result.payload.exp : undefined
-      const verdict = `VALID: signature verified with key ${result.header.kid !== undefined ? `"${result.header.kid}" ` : ''}(${result.header.alg}) of issuer ${result.issuer}${jwksUri ? ` from ${jwksUri}` : ''}; claims accepted${exp !== undefined ? `; expires ${relative(exp)}` : ''}.`
-      if (values.json) printJson({ valid: true, header: result.header, payload: result.payload, issuer: result.issuer, jwksUri: jwksUri ?? null, verdict })
+      const verdict = `VALID: signature verified with key ${result.header.kid !== undefined ? `"${result.header.kid}" ` : ''}(${result.header.alg}) of issuer ${result.issuer}${jwksUri ? ` from ${jwksUri}` : ''}; claims accepted${revalidate ? '; the validation endpoint says it is live' : ''}${exp !== undefined ? `; expires ${relative(exp)}` : ''}.`
+      if (values.json)
+        printJson({
+          valid: true,
+          header: result.header,
+          payload: result.payload,
+          issuer: result.issuer,
+          jwksUri: jwksUri ?? null,
+          verdict,
+        })
       else {
         printDecoded('verified', result)
-        process.stdout.write(`\n${verdict}\n`)
+        writeLines(['', verdict])
       }
       return EXIT.OK
     }
@@ -630,7 +809,14 @@ async function commandVerify(args) {
     if (error.code === 'ERR_INVALID_OPTIONS') throw new UsageError(error.message)
     const lines = await explain(error, ctx)
     const exit = isUnavailable(error.code) ? EXIT.KEYS_UNAVAILABLE : EXIT.INVALID
-    const verdictWord = exit === EXIT.KEYS_UNAVAILABLE ? 'KEYS UNAVAILABLE' : 'INVALID'
+    const verdictWord =
+      error.code === 'ERR_REVALIDATION_FAILED'
+        ? 'VALIDATION ENDPOINT UNAVAILABLE'
+        : error.code === 'ERR_TOKEN_INACTIVE'
+          ? 'REVOKED OR INACTIVE'
+          : exit === EXIT.KEYS_UNAVAILABLE
+            ? 'KEYS UNAVAILABLE'
+            : 'INVALID'
     if (values.json) {
       printJson({
         valid: false,
@@ -647,7 +833,7 @@ async function commandVerify(args) {
       })
     } else {
       if (ctx.decoded.header !== undefined) printDecoded('UNVERIFIED', ctx.decoded)
-      process.stdout.write(`\n${verdictWord} (${error.code ?? 'error'}): ${error.message}\n${lines.map((l) => `  ${l}`).join('\n')}\n`)
+      writeLines(['', `${verdictWord} (${error.code ?? 'error'}): ${error.message}`, ...lines.map((l) => `  ${l}`)])
     }
     return exit
   } finally {
@@ -663,12 +849,17 @@ async function readClientSecret(envName) {
     return secret
   }
   if (process.stdin.isTTY) {
-    throw new UsageError('token needs the client secret: --client-secret-env NAME, or on standard input (never as an argument)')
+    throw new UsageError(
+      'token needs the client secret: --client-secret-env NAME, or on standard input (never as an argument)',
+    )
   }
   const chunks = []
   for await (const chunk of process.stdin) chunks.push(chunk)
-  const secret = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
-  if (secret === '') throw new UsageError('the client secret on standard input is empty (or give --client-secret-env NAME)')
+  const secret = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '')
+  if (secret === '')
+    throw new UsageError('the client secret on standard input is empty (or give --client-secret-env NAME)')
   return secret
 }
 
@@ -687,13 +878,18 @@ async function commandToken(args) {
     timeout: { type: 'string' },
     'allow-http': { type: 'boolean', default: false },
   })
-  if (positionals.length) throw new UsageError('token takes no arguments: the client secret comes from --client-secret-env NAME or standard input')
+  if (positionals.length)
+    throw new UsageError(
+      'token takes no arguments: the client secret comes from --client-secret-env NAME or standard input',
+    )
   if (!values['client-id']) throw new UsageError('token needs --client-id <id>')
-  if (!values['token-url'] === !values.issuer) throw new UsageError('token needs --token-url <url> or --issuer <url> (one of them)')
+  if (!values['token-url'] === !values.issuer)
+    throw new UsageError('token needs --token-url <url> or --issuer <url> (one of them)')
   const keyFile = values['private-key-file']
   let credential
   if (keyFile !== undefined) {
-    if (values['client-secret-env'] !== undefined) throw new UsageError('--private-key-file and --client-secret-env exclude each other')
+    if (values['client-secret-env'] !== undefined)
+      throw new UsageError('--private-key-file and --client-secret-env exclude each other')
     let text
     try {
       text = require('node:fs').readFileSync(keyFile, 'utf8')
@@ -720,19 +916,20 @@ async function commandToken(args) {
     ...(values.resource ? { resource: values.resource } : {}),
     http: {
       allowHttp: values['allow-http'],
-      ...(values.timeout ? { timeout: parseDurationSeconds(values.timeout, '--timeout') } : {}),
+      ...(values.timeout ? { timeout: durationArg(values.timeout, '--timeout').value } : {}),
     },
   }
-  const { TokenSource } = require('../index.js')
-  let source
-  try {
-    source = new TokenSource(options)
-  } catch (err) {
-    throw err.code === 'ERR_INVALID_OPTIONS' ? new UsageError(err.message) : err
-  }
+  const { TokenSource } = engine()
+  const source = asUsage(() => new TokenSource(options))
   try {
     const token = await source.getToken()
-    if (values.json) printJson({ accessToken: token.accessToken, tokenType: token.tokenType, expiresAt: token.expiresAt, scope: token.scope ?? null })
+    if (values.json)
+      printJson({
+        accessToken: token.accessToken,
+        tokenType: token.tokenType,
+        expiresAt: token.expiresAt,
+        scope: token.scope ?? null,
+      })
     else process.stdout.write(`${values.raw ? token.accessToken : `${token.tokenType} ${token.accessToken}`}\n`)
   } finally {
     source.close()
@@ -768,8 +965,16 @@ if (require.main === module) {
       let code = EXIT.INVALID
       if (err instanceof UsageError) code = EXIT.USAGE
       else if (err instanceof KeysUnavailableError) code = EXIT.KEYS_UNAVAILABLE
-      if (json) printJson({ error: err.message, exitCode: code, ...(code === EXIT.USAGE ? { usage: 'jwks-verify --help' } : {}) })
-      process.stderr.write(`jwks-verify: ${err.message}\n${code === EXIT.USAGE ? 'Run "jwks-verify --help" for usage.\n' : ''}`)
+      if (json)
+        printJson({
+          error: err.message,
+          exitCode: code,
+          ...(code === EXIT.USAGE ? { usage: 'jwks-verify --help' } : {}),
+        })
+      writeLines(
+        [`jwks-verify: ${err.message}`, ...(code === EXIT.USAGE ? ['Run "jwks-verify --help" for usage.'] : [])],
+        process.stderr,
+      )
       process.exit(code)
     },
   )

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use base64::Engine;
 use jwks_verify_core::clock::Clock;
 use jwks_verify_core::events::{Event, EventSink};
 use jwks_verify_core::verifier::{IssuerHealth, Stats, Verified};
@@ -137,6 +138,20 @@ fn to_json(
         }
         ValueType::Object => {
             if value.is_typedarray().unwrap_or(false) || value.is_arraybuffer().unwrap_or(false) {
+                // A binary `shared.secret` goes to the core as `{ "$bytes": base64 }`.
+                if path == "shared.secret" && value.is_typedarray().unwrap_or(false) {
+                    let bytes: Uint8Array = unsafe { value.cast() }.map_err(|_| {
+                        CoreError::options(path, "must be a string or a Uint8Array")
+                    })?;
+                    let mut map = Map::new();
+                    map.insert(
+                        "$bytes".to_owned(),
+                        Value::String(
+                            base64::engine::general_purpose::STANDARD.encode(bytes.as_ref()),
+                        ),
+                    );
+                    return Ok(Some(Value::Object(map)));
+                }
                 return Err(CoreError::options(path, "must not be binary data here"));
             }
             let obj: Object = unsafe { value.cast() }.map_err(|_| unreadable())?;
@@ -269,6 +284,20 @@ pub struct IssuerHealthJs {
     pub expires_at: Either<f64, Null>,
     #[napi(ts_type = "{ code: ErrorCode; message: string } | null")]
     pub last_error: Either<ErrorInfo, Null>,
+    /// The shared tier (`shared`): 'up', 'down' (Redis skipped after failures), or null without it.
+    #[napi(ts_type = "'up' | 'down' | null")]
+    pub shared: Either<String, Null>,
+    /// Keys of the JWKS that are not used, and why (the reasons `explainKeys` gives).
+    #[napi(ts_type = "SkippedKey[]")]
+    pub skipped: Vec<SkippedKeyJs>,
+}
+
+/// A key of a JWKS that is not used.
+#[napi(object, js_name = "SkippedKey")]
+pub struct SkippedKeyJs {
+    #[napi(ts_type = "string | null")]
+    pub kid: Either<String, Null>,
+    pub reason: String,
 }
 
 fn or_null<T>(v: Option<T>) -> Either<T, Null> {
@@ -288,6 +317,18 @@ impl From<IssuerHealth> for IssuerHealthJs {
             fetched_at: or_null(h.fetched_at.map(|t| t as f64)),
             expires_at: or_null(h.expires_at.map(|t| t as f64)),
             last_error: or_null(h.last_error.as_ref().map(ErrorInfo::from)),
+            shared: or_null(
+                h.shared_up
+                    .map(|up| if up { "up" } else { "down" }.to_owned()),
+            ),
+            skipped: h
+                .skipped
+                .into_iter()
+                .map(|k| SkippedKeyJs {
+                    kid: or_null(k.kid),
+                    reason: k.reason,
+                })
+                .collect(),
         }
     }
 }
@@ -304,6 +345,22 @@ pub struct StatsJs {
     pub fetch_errors: f64,
     pub cooldown_refusals: f64,
     pub stale_serves: f64,
+    /// Validation endpoint calls (`revalidate`).
+    pub revalidations: f64,
+    /// Verifications answered from a cached liveness answer.
+    pub revalidation_hits: f64,
+    /// Tokens found inactive.
+    pub inactive: f64,
+    /// Validation endpoint failures.
+    pub revalidation_errors: f64,
+    /// Shared-tier entries found and accepted (`shared`).
+    pub shared_hits: f64,
+    /// Shared-tier lookups that found nothing.
+    pub shared_misses: f64,
+    /// Redis calls that failed or timed out, and shared entries refused.
+    pub shared_errors: f64,
+    /// Waits for another process's provider call.
+    pub lock_waits: f64,
 }
 
 impl From<Stats> for StatsJs {
@@ -321,6 +378,14 @@ impl From<Stats> for StatsJs {
             fetch_errors: s.fetch_errors as f64,
             cooldown_refusals: s.cooldown_refusals as f64,
             stale_serves: s.stale_serves as f64,
+            revalidations: s.revalidations as f64,
+            revalidation_hits: s.revalidation_hits as f64,
+            inactive: s.inactive as f64,
+            revalidation_errors: s.revalidation_errors as f64,
+            shared_hits: s.shared_hits as f64,
+            shared_misses: s.shared_misses as f64,
+            shared_errors: s.shared_errors as f64,
+            lock_waits: s.lock_waits as f64,
         }
     }
 }
@@ -341,7 +406,18 @@ impl<E: Send + 'static> EventSink<E> for JsSink<E> {
 pub fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
     let mut obj = Object::new(env)?;
     obj.set_named_property("type", e.kind.as_str())?;
-    obj.set_named_property("jwksUri", e.jwks_uri.as_str())?;
+    if !e.jwks_uri.is_empty() {
+        obj.set_named_property("jwksUri", e.jwks_uri.as_str())?;
+    }
+    if let Some(v) = &e.endpoint {
+        obj.set_named_property("endpoint", v.as_str())?;
+    }
+    if let Some(v) = e.active {
+        obj.set_named_property("active", v)?;
+    }
+    if e.shared {
+        obj.set_named_property("shared", true)?;
+    }
     if let Some(v) = &e.issuer {
         obj.set_named_property("issuer", v.as_str())?;
     }

@@ -104,7 +104,7 @@ impl Verifier {
                 let work = env.spawn(VerifyTask { job: Some(job) })?;
                 Ok(work.promise_object().to_unknown())
             }
-            Ok(Step::NeedsIo(token)) => {
+            Ok(Step::NeedsIo(token) | Step::NeedsLiveness(token) | Step::UnknownKey(token)) => {
                 let core = self.core.clone();
                 let promise = env.spawn_future_with_callback(
                     async move { Ok(core.verify(token).await) },

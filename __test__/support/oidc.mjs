@@ -20,12 +20,15 @@ export const OIDC_JWT_CLIENT_ID = 'jwks-verify-jwt-client';
 
 /**
  * Starts the provider. Options: `alg` of the signing key (default 'RS256'; one of RS*, PS*, ES256, ES384, EdDSA),
- * `accessTokenTtl` seconds (default 300), `clientKeys` (generateKey results: their public JWKs are the keys of the
- * private_key_jwt client `OIDC_JWT_CLIENT_ID`, registered only when some are given).
- * Returns `{ issuer, tokenUrl, jwksUri, discoveryUrl, audience, signingKey, log, getAccessToken({ scope, resource }),
- * close() }`. `log` holds `{ path, method, at }` for every request the provider receives.
+ * `accessTokenTtl` seconds (default 300), `accessTokenFormat` ('jwt' default, or 'opaque'), `introspection`
+ * (default false: true enables RFC 7662 introspection at `${issuer}/token/introspection` and RFC 7009 revocation),
+ * `clientKeys` (generateKey results: their public JWKs are the keys of the private_key_jwt client
+ * `OIDC_JWT_CLIENT_ID`, registered only when some are given).
+ * Returns `{ issuer, tokenUrl, jwksUri, discoveryUrl, introspectionUrl, audience, signingKey, log, getAccessToken({
+ * scope, resource }), revoke(token), close() }`. `log` holds `{ path, method, at }` for every request the provider
+ * receives.
  */
-export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300, clientKeys = [] } = {}) {
+export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300, accessTokenFormat = 'jwt', introspection = false, clientKeys = [] } = {}) {
   const log = [];
   let callback = (_req, res) => {
     res.writeHead(503);
@@ -63,6 +66,8 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300, c
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      introspection: { enabled: introspection },
+      revocation: { enabled: introspection },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => OIDC_AUDIENCE,
@@ -71,7 +76,7 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300, c
           scope: OIDC_SCOPE,
           audience: resourceIndicator,
           accessTokenTTL: accessTokenTtl,
-          accessTokenFormat: 'jwt',
+          accessTokenFormat,
           jwt: { sign: { alg } },
         }),
       },
@@ -82,12 +87,14 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300, c
     console.error('oidc-provider server_error:', err);
   });
   callback = provider.callback();
+  const basic = `Basic ${Buffer.from(`${OIDC_CLIENT_ID}:${OIDC_CLIENT_SECRET}`).toString('base64')}`;
 
   return {
     issuer,
     tokenUrl: `${issuer}/token`,
     jwksUri: `${issuer}/jwks`,
     discoveryUrl: `${issuer}/.well-known/openid-configuration`,
+    introspectionUrl: `${issuer}/token/introspection`,
     audience: OIDC_AUDIENCE,
     signingKey,
     log,
@@ -97,10 +104,7 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300, c
       const body = new URLSearchParams({ grant_type: 'client_credentials', scope, resource });
       const res = await fetch(`${issuer}/token`, {
         method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${OIDC_CLIENT_ID}:${OIDC_CLIENT_SECRET}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
         body,
       });
       const json = await res.json();
@@ -108,6 +112,15 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300, c
         throw new Error(`oidc token endpoint answered ${res.status}: ${JSON.stringify(json)}`);
       }
       return json.access_token;
+    },
+    /** Revokes a token through RFC 7009 (`POST /token/revocation`; needs `introspection: true`). */
+    async revoke(token) {
+      const res = await fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }),
+      });
+      if (res.status !== 200) throw new Error(`oidc revocation answered ${res.status}`);
     },
     close,
   };

@@ -1,4 +1,4 @@
-// Node in a child process, for the suites that run scripts or the package from outside (demo, runtime).
+// Node in a child process, for the suites that run scripts or the package from outside (demo, runtime, cli).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 export const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * Runs `node ...args` (this Node, `process.execPath`) in `cwd` with `env` added to `process.env`; stdin ignored, or
- * fed `input` (a string, then closed) when given. Resolves `{ code, signal, stdout, stderr, ms }` once the child has
- * exited (`ms`: how long it ran); kills it with SIGKILL after `killAfterMs` (then `signal` is 'SIGKILL'). Rejects
- * only if it cannot be started.
+ * Runs `node ...args` (this Node, `process.execPath`) in `cwd` with `env` added to `process.env`; stdin is `input`
+ * (a string) when given, else ignored. Resolves `{ code, signal, stdout, stderr, ms }` once the child has exited
+ * (`ms`: how long it ran); kills it with SIGKILL after `killAfterMs` (then `signal` is 'SIGKILL'). Rejects only if it
+ * cannot be started.
  */
 export function runNode(args, { cwd = PACKAGE_ROOT, env = {}, killAfterMs = 20_000, input } = {}) {
   return new Promise((resolve, reject) => {

@@ -14,6 +14,7 @@ use crate::http_cache::Validators;
 use crate::key_cache::CachePolicy;
 use crate::refresh::{Fresh, Lifetime, RefreshPolicy, Refresher, Source, View};
 use crate::registry::{client_identity, intern, Registry};
+use crate::store::{coordinate, Document, SharedTier, Topic};
 
 /// How long a discovery document is used before it is refreshed (in the background).
 pub const DISCOVERY_TTL_MS: u64 = 86_400_000;
@@ -31,6 +32,9 @@ pub struct DiscoverySource {
     url: String,
     issuer: String,
     fetcher: Fetcher,
+    /// The fleet's shared tier, when `shared` is set.
+    tier: Option<Arc<SharedTier>>,
+    clock: Clock,
 }
 
 impl Source for DiscoverySource {
@@ -38,26 +42,45 @@ impl Source for DiscoverySource {
 
     fn fetch(
         self: Arc<Self>,
-        _: Option<Arc<Metadata>>,
+        previous: Option<Arc<Metadata>>,
     ) -> BoxFuture<'static, Result<Fresh<Metadata>>> {
         async move {
-            let lifetime = Lifetime {
-                fresh_ms: DISCOVERY_TTL_MS,
-                refresh_after_ms: DISCOVERY_TTL_MS,
+            let Some(tier) = self.tier.clone() else {
+                return self.fetch_provider().await.map(|(fresh, _)| fresh);
             };
-            match self
-                .fetcher
-                .get(&self.url, &Validators::default(), "discovery")
-                .await?
-            {
-                Fetched::Body { body, .. } => {
-                    Ok(Fresh::New(Arc::new(self.parse(&body)?), lifetime))
-                }
-                Fetched::NotModified { .. } => Err(Error::jwks(format!(
-                    "discovery endpoint {} answered 304",
-                    self.url
-                ))),
-            }
+            let topic = Topic {
+                kind: "discovery",
+                id: self.url.as_bytes(),
+                wait: self.fetcher.options().timeout,
+                keep_ms: 0,
+            };
+            // A document the fleet shared is taken when it is fresh and says something new.
+            let accept = |doc: &Document| {
+                let now = self.clock.now_ms();
+                let meta = self.parse(doc.body.as_bytes()).ok()?;
+                let changed = previous.as_deref() != Some(&meta);
+                (doc.expires_at > now && (changed || doc.refresh_at > now)).then(|| {
+                    Fresh::New(
+                        Arc::new(meta),
+                        Lifetime {
+                            fresh_ms: doc.expires_at - now,
+                            refresh_after_ms: doc.refresh_at.saturating_sub(now),
+                        },
+                    )
+                })
+            };
+            let rate_limited = |secs: u64| {
+                let mut e = Error::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "discovery endpoint {} asked the fleet to wait (Retry-After, shared through Redis)",
+                        self.url
+                    ),
+                );
+                e.retry_after = Some(secs);
+                e
+            };
+            coordinate(&tier, &topic, accept, || self.fetch_provider(), rate_limited).await
         }
         .boxed()
     }
@@ -68,6 +91,41 @@ impl Source for DiscoverySource {
 }
 
 impl DiscoverySource {
+    async fn fetch_provider(&self) -> Result<(Fresh<Metadata>, Option<Document>)> {
+        let lifetime = Lifetime {
+            fresh_ms: DISCOVERY_TTL_MS,
+            refresh_after_ms: DISCOVERY_TTL_MS,
+        };
+        match self
+            .fetcher
+            .get(&self.url, &Validators::default(), "discovery")
+            .await?
+        {
+            Fetched::Body { body, .. } => {
+                let meta = self.parse(&body)?;
+                let now = self.clock.now_ms();
+                let doc = Document {
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                    etag: None,
+                    last_modified: None,
+                    fetched_at: now,
+                    expires_at: now.saturating_add(DISCOVERY_TTL_MS),
+                    refresh_at: now.saturating_add(DISCOVERY_TTL_MS),
+                };
+                Ok((Fresh::New(Arc::new(meta), lifetime), Some(doc)))
+            }
+            Fetched::NotModified { .. } => Err(Error::jwks(format!(
+                "discovery endpoint {} answered 304",
+                self.url
+            ))),
+        }
+    }
+
+    /// The discovery document's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     fn parse(&self, body: &[u8]) -> Result<Metadata> {
         let doc: Value = serde_json::from_slice(body)
             .map_err(|_| Error::jwks(format!("discovery document at {} is not JSON", self.url)))?;
@@ -137,7 +195,14 @@ pub fn url_of(issuer: &str) -> String {
     )
 }
 
-type DiscoveryId = (String, String, Vec<(String, String)>, Option<String>, usize);
+type DiscoveryId = (
+    String,
+    String,
+    Vec<(String, String)>,
+    Option<String>,
+    usize,
+    usize,
+);
 static REGISTRY: Registry<DiscoveryId, Discovery> = OnceLock::new();
 
 /// The process-wide discovery state of (discovery URL, issuer, headers, CA, clock). Failures
@@ -149,14 +214,25 @@ pub fn shared(
     http: &HttpOptions,
     policy: &CachePolicy,
     clock: &Clock,
+    tier: Option<&Arc<SharedTier>>,
 ) -> Result<Arc<Discovery>> {
     let (headers, ca) = client_identity(http);
-    let id = (url.to_owned(), issuer.to_owned(), headers, ca, clock.id());
+    let tier_id = tier.map_or(0, |t| Arc::as_ptr(t) as usize);
+    let id = (
+        url.to_owned(),
+        issuer.to_owned(),
+        headers,
+        ca,
+        clock.id(),
+        tier_id,
+    );
     let (discovery, _) = intern(&REGISTRY, id, || {
         let source = Arc::new(DiscoverySource {
             url: url.to_owned(),
             issuer: issuer.to_owned(),
             fetcher: Fetcher::new(http.clone())?,
+            tier: tier.cloned(),
+            clock: clock.clone(),
         });
         let refresh = RefreshPolicy {
             max_stale_ms: u64::MAX,
@@ -176,6 +252,8 @@ mod tests {
             url: url_of(issuer),
             issuer: issuer.to_owned(),
             fetcher: Fetcher::new(HttpOptions::default()).expect("client"),
+            tier: None,
+            clock: Clock::system(),
         }
     }
 

@@ -36,6 +36,12 @@ pub enum ErrorCode {
     NotLoaded,
     /// A call after `close()`.
     Closed,
+    /// The issuer's validation endpoint says the token is no longer active.
+    TokenInactive,
+    /// The validation endpoint cannot be had, and no answer young enough is cached.
+    RevalidationFailed,
+    /// `verifySync` for a token whose liveness answer is missing or too old.
+    RevalidationPending,
     /// TokenSource: the token endpoint refused or failed (`status`, `oauth`), or its answer
     /// holds no token.
     TokenRequestFailed,
@@ -45,7 +51,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidOptions,
         ErrorCode::JwsInvalid,
         ErrorCode::JwtInvalid,
@@ -61,6 +67,9 @@ impl ErrorCode {
         ErrorCode::JwksInvalid,
         ErrorCode::NotLoaded,
         ErrorCode::Closed,
+        ErrorCode::TokenInactive,
+        ErrorCode::RevalidationFailed,
+        ErrorCode::RevalidationPending,
         ErrorCode::TokenRequestFailed,
         ErrorCode::TokenRateLimited,
     ];
@@ -83,6 +92,9 @@ impl ErrorCode {
             ErrorCode::JwksInvalid => "ERR_JWKS_INVALID",
             ErrorCode::NotLoaded => "ERR_JWKS_NOT_LOADED",
             ErrorCode::Closed => "ERR_VERIFIER_CLOSED",
+            ErrorCode::TokenInactive => "ERR_TOKEN_INACTIVE",
+            ErrorCode::RevalidationFailed => "ERR_REVALIDATION_FAILED",
+            ErrorCode::RevalidationPending => "ERR_REVALIDATION_PENDING",
             ErrorCode::TokenRequestFailed => "ERR_TOKEN_REQUEST_FAILED",
             ErrorCode::TokenRateLimited => "ERR_TOKEN_RATE_LIMITED",
         }

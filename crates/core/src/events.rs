@@ -19,6 +19,10 @@ pub enum EventKind {
     Error,
     /// A configuration conflict (e.g. different cache options for a shared cache).
     Warning,
+    /// A validation endpoint answered (or failed) for a token.
+    Revalidate,
+    /// Something recovered (e.g. the shared tier is back).
+    Info,
 }
 
 impl EventKind {
@@ -30,6 +34,8 @@ impl EventKind {
             EventKind::Stale => "stale",
             EventKind::Error => "error",
             EventKind::Warning => "warning",
+            EventKind::Revalidate => "revalidate",
+            EventKind::Info => "info",
         }
     }
 }
@@ -46,6 +52,12 @@ pub struct Event {
     pub added: Option<Vec<String>>,
     pub removed: Option<Vec<String>>,
     pub error: Option<Error>,
+    /// The validation endpoint (revalidate events; `jwks_uri` is empty then).
+    pub endpoint: Option<String>,
+    /// The endpoint's verdict (revalidate events that got one).
+    pub active: Option<bool>,
+    /// An event of the shared tier (`endpoint` is the Redis URL without credentials).
+    pub shared: bool,
 }
 
 impl Event {
@@ -61,6 +73,9 @@ impl Event {
             added: None,
             removed: None,
             error: None,
+            endpoint: None,
+            active: None,
+            shared: false,
         }
     }
 }

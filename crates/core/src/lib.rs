@@ -10,6 +10,7 @@
 //! | [`verifier`] | routing -> keys -> signature -> claims; token cache; results, stats, health |
 //! | [`options`] | options read once, each value with its path for error messages |
 //! | [`key_cache`] | the per-URL key cache: a [`refresh::Refresher`] of the JWKS plus the kid guard |
+//! | [`revalidate`] | token liveness: validation-endpoint answers per token, each on a [`refresh::Refresher`] |
 //! | [`credentials`] | the client-credentials token source: a [`refresh::Refresher`] of a token |
 //! | [`discovery`] | OpenID discovery documents, on a [`refresh::Refresher`] |
 //! | [`refresh`] | `Refresher`: the one single-flight / backoff / Retry-After / serve-stale state machine |
@@ -40,7 +41,9 @@ pub mod keyset;
 pub mod options;
 pub mod refresh;
 mod registry;
+pub mod revalidate;
 pub mod runtime;
+pub mod store;
 pub mod token;
 pub mod verifier;
 

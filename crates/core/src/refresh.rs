@@ -53,7 +53,9 @@ pub trait Source: Send + Sync + 'static {
     type Value: Send + Sync + 'static;
 
     /// Fetch the value. `previous` is the value held now, if any (for conditional requests and
-    /// for reusing parsed parts). Events and counters of the fetch are the source's own.
+    /// for reusing parsed parts). Called synchronously when a fetch starts (under the
+    /// refresher's lock); the future it returns runs on the I/O runtime. Events and counters of
+    /// the fetch are the source's own.
     fn fetch(
         self: Arc<Self>,
         previous: Option<Arc<Self::Value>>,
@@ -313,6 +315,9 @@ impl<S: Source> Refresher<S> {
         st.generation = st.generation.wrapping_add(1);
         let generation = st.generation;
         let previous = self.current.load_full().map(|e| Arc::clone(&e.value));
+        // The fetch future is made here, under the lock, so it captures what the source holds
+        // for this attempt (e.g. the token a revalidation is about) before anyone else runs.
+        let fetching = Arc::clone(&self.source).fetch(previous);
         let this = Arc::clone(self);
         let handle = runtime::spawn(async move {
             let mut guard = TaskGuard {
@@ -320,7 +325,7 @@ impl<S: Source> Refresher<S> {
                 generation,
                 finished: false,
             };
-            let result = Arc::clone(&this.source).fetch(previous).await;
+            let result = fetching.await;
             guard.finished = true;
             this.apply(result, generation)
         });

@@ -111,6 +111,7 @@ fn cache(url: &str) -> Arc<KeyCache> {
         Fetcher::new(HttpOptions::default()).expect("client"),
         policy,
         clock().clone(),
+        None,
     )
 }
 

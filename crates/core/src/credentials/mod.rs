@@ -353,6 +353,7 @@ impl TokenSource {
                     &http,
                     &CachePolicy::default(),
                     &clock,
+                    None,
                 )?,
                 issuer,
             },

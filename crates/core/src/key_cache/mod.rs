@@ -19,9 +19,10 @@ use crate::clock::Clock;
 use crate::error::Result;
 use crate::events::{Event, EventKind, EventSink};
 use crate::fetch::{Fetcher, HttpOptions};
-use crate::keyset::KeySet;
+use crate::keyset::{KeySet, SkippedKey};
 use crate::refresh::{Refresher, View};
 use crate::registry::{client_identity, intern, Registry};
+use crate::store::SharedTier;
 use kid_guard::KidGuard;
 use source::JwksSource;
 
@@ -74,6 +75,8 @@ pub struct Health {
     pub fetched_at: Option<u64>,
     pub expires_at: Option<u64>,
     pub last_error: Option<crate::Error>,
+    /// Keys of the JWKS that are not used, and why.
+    pub skipped: Vec<SkippedKey>,
 }
 
 /// The key cache of one JWKS URL. See the module documentation.
@@ -93,9 +96,16 @@ impl std::fmt::Debug for KeyCache {
 }
 
 impl KeyCache {
-    /// A new, empty cache (use [`shared`] to get the process-wide one).
-    pub fn new(url: String, fetcher: Fetcher, policy: CachePolicy, clock: Clock) -> Arc<KeyCache> {
-        let source = Arc::new(JwksSource::new(url, fetcher, policy));
+    /// A new, empty cache (use [`shared`] to get the process-wide one). With a `tier`, the
+    /// fleet shares its fetches.
+    pub fn new(
+        url: String,
+        fetcher: Fetcher,
+        policy: CachePolicy,
+        clock: Clock,
+        tier: Option<Arc<SharedTier>>,
+    ) -> Arc<KeyCache> {
+        let source = Arc::new(JwksSource::new(url, fetcher, policy, tier, clock.clone()));
         Arc::new(KeyCache {
             refresher: Refresher::new(source, policy.refresh_policy(), clock),
             guard: KidGuard::default(),
@@ -219,6 +229,11 @@ impl KeyCache {
             fetched_at: status.entry.as_ref().map(|e| e.fetched_at),
             expires_at: status.entry.as_ref().map(|e| e.expires_at),
             last_error: status.last_error,
+            skipped: status
+                .entry
+                .as_ref()
+                .map(|e| e.value.skipped.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -234,8 +249,8 @@ impl KeyCache {
 }
 
 /// What makes two users of a JWKS URL interchangeable: the URL, the request headers, the
-/// extra CA, and the clock (state made under a test clock is never shared).
-type CacheId = (String, Vec<(String, String)>, Option<String>, usize);
+/// extra CA, the clock (state made under a test clock is never shared) and the shared tier.
+type CacheId = (String, Vec<(String, String)>, Option<String>, usize, usize);
 
 static REGISTRY: Registry<CacheId, KeyCache> = OnceLock::new();
 
@@ -246,15 +261,18 @@ pub fn shared(
     http: &HttpOptions,
     policy: CachePolicy,
     clock: &Clock,
+    tier: Option<&Arc<SharedTier>>,
 ) -> Result<(Arc<KeyCache>, bool)> {
     let (headers, ca) = client_identity(http);
-    let id = (url.to_owned(), headers, ca, clock.id());
+    let tier_id = tier.map_or(0, |t| Arc::as_ptr(t) as usize);
+    let id = (url.to_owned(), headers, ca, clock.id(), tier_id);
     let (cache, existed) = intern(&REGISTRY, id, || {
         Ok(KeyCache::new(
             url.to_owned(),
             Fetcher::new(http.clone())?,
             policy,
             clock.clone(),
+            tier.cloned(),
         ))
     })?;
     let conflict = existed && *cache.policy() != policy;

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use futures_util::future::{BoxFuture, FutureExt};
 
+use crate::clock::Clock;
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Event, EventHub, EventKind};
 use crate::fetch::{elapsed_ms, Fetched, Fetcher};
@@ -16,7 +17,8 @@ use crate::jwk::Origin;
 use crate::key::Key;
 use crate::key_cache::policy::CachePolicy;
 use crate::keyset::KeySet;
-use crate::refresh::{Fresh, Source};
+use crate::refresh::{Fresh, Lifetime, Source};
+use crate::store::{coordinate, Document, SharedTier, Topic};
 
 /// Fetch counters of one cache.
 #[derive(Debug, Default)]
@@ -34,11 +36,22 @@ pub struct JwksSource {
     pub events: EventHub,
     pub counters: Counters,
     validators: Mutex<Validators>,
+    /// The fleet's shared tier, when `shared` is set.
+    pub tier: Option<Arc<SharedTier>>,
+    clock: Clock,
+    /// The body and arrival time (epoch ms) of the keys held, as the fleet shares them.
+    held: Mutex<(Option<Arc<str>>, u64)>,
 }
 
 impl JwksSource {
     /// A source for `url`.
-    pub fn new(url: String, fetcher: Fetcher, policy: CachePolicy) -> JwksSource {
+    pub fn new(
+        url: String,
+        fetcher: Fetcher,
+        policy: CachePolicy,
+        tier: Option<Arc<SharedTier>>,
+        clock: Clock,
+    ) -> JwksSource {
         JwksSource {
             url,
             fetcher,
@@ -46,10 +59,92 @@ impl JwksSource {
             events: EventHub::default(),
             counters: Counters::default(),
             validators: Mutex::new(Validators::default()),
+            tier,
+            clock,
+            held: Mutex::new((None, 0)),
         }
     }
 
+    fn held(&self) -> std::sync::MutexGuard<'_, (Option<Arc<str>>, u64)> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Fetch through the fleet when there is one: a newer JWKS another process shared is taken
+    /// (after the same parsing and rules as a provider answer); else one process of the fleet
+    /// asks the provider.
     async fn fetch_keys(self: Arc<Self>, previous: Option<Arc<KeySet>>) -> Result<Fresh<KeySet>> {
+        let Some(tier) = self.tier.clone() else {
+            return self
+                .fetch_from_provider(previous)
+                .await
+                .map(|(fresh, _)| fresh);
+        };
+        let topic = Topic {
+            kind: "jwks",
+            id: self.url.as_bytes(),
+            wait: self.fetcher.options().timeout,
+            keep_ms: self.policy.max_stale_ms,
+        };
+        let accept = |doc: &Document| self.adopt(doc, previous.as_deref());
+        let rate_limited = |secs: u64| {
+            let mut e = Error::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "JWKS endpoint {} asked the fleet to wait (Retry-After, shared through Redis)",
+                    self.url
+                ),
+            );
+            e.retry_after = Some(secs);
+            e
+        };
+        let provider = || Arc::clone(&self).fetch_from_provider(previous.clone());
+        coordinate(&tier, &topic, accept, provider, rate_limited).await
+    }
+
+    /// A JWKS the fleet shared, when it is newer than the keys held and still fresh.
+    fn adopt(&self, doc: &Document, previous: Option<&KeySet>) -> Option<Fresh<KeySet>> {
+        let now = self.clock.now_ms();
+        if doc.expires_at <= now || doc.fetched_at <= self.held().1 {
+            return None;
+        }
+        let set = Arc::new(KeySet::parse(doc.body.as_bytes(), Origin::Remote, previous).ok()?);
+        *self.validators() = Validators {
+            etag: doc.etag.clone(),
+            last_modified: doc.last_modified.clone(),
+        };
+        *self.held() = (Some(Arc::from(doc.body.as_str())), doc.fetched_at);
+        if let Some(previous) = previous {
+            self.report_rotation(&set, previous);
+        }
+        self.report_skipped(&set, previous);
+        Some(Fresh::New(
+            set,
+            Lifetime {
+                fresh_ms: doc.expires_at - now,
+                refresh_after_ms: doc.refresh_at.saturating_sub(now),
+            },
+        ))
+    }
+
+    /// What the fleet should see of keys that just arrived.
+    fn document(&self, body: Arc<str>, lifetime: Lifetime) -> Document {
+        let now = self.clock.now_ms();
+        let validators = self.validators().clone();
+        *self.held() = (Some(Arc::clone(&body)), now);
+        Document {
+            body: body.to_string(),
+            etag: validators.etag,
+            last_modified: validators.last_modified,
+            fetched_at: now,
+            expires_at: now.saturating_add(lifetime.fresh_ms),
+            refresh_at: now.saturating_add(lifetime.refresh_after_ms),
+        }
+    }
+
+    async fn fetch_from_provider(
+        self: Arc<Self>,
+        previous: Option<Arc<KeySet>>,
+    ) -> Result<(Fresh<KeySet>, Option<Document>)> {
         self.counters.fetches.fetch_add(1, Ordering::Relaxed);
         // Validators only make sense while we hold the keys they describe.
         let validators = match &previous {
@@ -69,7 +164,11 @@ impl JwksSource {
                 let set = Arc::new(set);
                 *self.validators() = validators;
                 self.report_keys(&set, previous.as_deref(), status, duration);
-                Fresh::New(set, self.policy.lifetime(freshness))
+                self.report_skipped(&set, previous.as_deref());
+                let lifetime = self.policy.lifetime(freshness);
+                let text: Arc<str> = Arc::from(String::from_utf8_lossy(&body).as_ref());
+                let doc = self.document(text, lifetime);
+                (Fresh::New(set, lifetime), Some(doc))
             }),
             Ok(Fetched::NotModified {
                 validators: fresh,
@@ -82,7 +181,10 @@ impl JwksSource {
                             *self.validators() = fresh;
                         }
                         self.report_keys(keys, None, 304, duration);
-                        Ok(Fresh::Same(self.policy.lifetime(freshness)))
+                        let lifetime = self.policy.lifetime(freshness);
+                        let body = self.held().0.clone();
+                        let doc = body.map(|b| self.document(b, lifetime));
+                        Ok((Fresh::Same(lifetime), doc))
                     }
                     None => Err(Error::new(
                         ErrorCode::FetchFailed,
@@ -111,6 +213,35 @@ impl JwksSource {
         self.validators.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A `warning` event naming the keys the set skips, when they differ from `previous`'s.
+    fn report_skipped(&self, keys: &KeySet, previous: Option<&KeySet>) {
+        if keys.skipped.is_empty() || previous.is_some_and(|p| p.skipped == keys.skipped) {
+            return;
+        }
+        let reasons: Vec<String> = keys
+            .skipped
+            .iter()
+            .map(|k| format!("{}: {}", k.kid.as_deref().unwrap_or("(no kid)"), k.reason))
+            .collect();
+        let mut event = Event::new(EventKind::Warning, &self.url);
+        event.kids = Some(
+            keys.skipped
+                .iter()
+                .map(|k| k.kid.clone().unwrap_or_default())
+                .collect(),
+        );
+        event.error = Some(Error::new(
+            ErrorCode::JwksInvalid,
+            format!(
+                "the JWKS at {} has {} key(s) that cannot be used ({}); tokens signed with them are refused",
+                self.url,
+                keys.skipped.len(),
+                reasons.join("; ")
+            ),
+        ));
+        self.events.emit(event);
+    }
+
     /// A `fetch` event, and a `rotate` event when the keys differ from `previous`.
     fn report_keys(&self, keys: &KeySet, previous: Option<&KeySet>, status: u16, duration: f64) {
         let mut event = Event::new(EventKind::Fetch, &self.url);
@@ -118,7 +249,13 @@ impl JwksSource {
         event.duration_ms = Some(duration);
         event.kids = Some(keys.kids());
         self.events.emit(event);
-        let Some(previous) = previous else { return };
+        if let Some(previous) = previous {
+            self.report_rotation(keys, previous);
+        }
+    }
+
+    /// A `rotate` event when the keys differ from `previous`.
+    fn report_rotation(&self, keys: &KeySet, previous: &KeySet) {
         let old: HashSet<u64> = previous.keys().iter().map(|k| k.fingerprint).collect();
         let new: HashSet<u64> = keys.keys().iter().map(|k| k.fingerprint).collect();
         if old == new {

@@ -8,8 +8,11 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fetch::{check_url, HttpOptions};
 use crate::keyset::KeySet;
 use crate::options::reader::{Field, Object};
+use crate::revalidate::options::{self as revalidate, Mode, RevalidateOptions};
 
 const ISSUER_KEYS: [&str; 4] = ["issuer", "jwksUri", "audience", "algorithms"];
+/// What an `issuers[]` entry may hold.
+const ENTRY_KEYS: [&str; 5] = ["issuer", "jwksUri", "audience", "algorithms", "revalidate"];
 
 /// Where an issuer's keys come from.
 #[derive(Debug, Clone)]
@@ -35,6 +38,8 @@ pub struct IssuerOptions {
     pub algorithms: Vec<Algorithm>,
     /// Claim rules (audience is per issuer).
     pub rules: ClaimRules,
+    /// Token liveness (`revalidate`): the entry's own, else the top level's. Defaults to none.
+    pub revalidate: Option<RevalidateOptions>,
 }
 
 /// Every issuer entry, checked against the `secret` and local keys given.
@@ -46,6 +51,13 @@ pub fn parse(
     local: Option<&KeySet>,
 ) -> Result<Vec<IssuerOptions>> {
     let uses_issuers = o.has("issuers");
+    // In the `issuers` form a top-level `revalidate` is every entry's default; each entry has
+    // an issuer there, so an introspection endpoint can be discovered.
+    let shared_revalidate = if uses_issuers {
+        revalidate::parse(o, Some("(each issuer)"), http)?
+    } else {
+        None
+    };
     let entries: Vec<Object<'_>> = match o.get("issuers") {
         None => vec![o.clone()],
         Some(list) => {
@@ -68,7 +80,7 @@ pub fn parse(
                     value,
                 }
                 .object()?;
-                entry.check_keys(&ISSUER_KEYS)?;
+                entry.check_keys(&ENTRY_KEYS)?;
                 if !entry.has("issuer") {
                     return Err(Error::options(&entry.path("issuer"), "is required"));
                 }
@@ -101,6 +113,19 @@ pub fn parse(
             .get("audience")
             .map(|f| f.string_or_list())
             .transpose()?;
+        let revalidate = revalidate::parse(&entry, issuer.as_deref(), http)?
+            .or_else(|| shared_revalidate.clone());
+        if let (Some(r), Some(iss)) = (&revalidate, &issuer) {
+            if matches!(r.mode, Mode::Introspection { endpoint: None, .. }) {
+                let url = discovery::url_of(iss);
+                check_url(&url, http.allow_http).map_err(|why| {
+                    Error::options(
+                        &entry.path("issuer"),
+                        format!("cannot be used to discover the introspection endpoint: {url} {why}; or give \"revalidate.introspection.endpoint\""),
+                    )
+                })?;
+            }
+        }
         issuers.push(IssuerOptions {
             issuer,
             source,
@@ -109,6 +134,7 @@ pub fn parse(
                 audience,
                 ..shared_rules.clone()
             },
+            revalidate,
         });
     }
     let only = &issuers[0];
@@ -116,10 +142,11 @@ pub fn parse(
         && only.issuer.is_none()
         && matches!(only.source, KeySource::None)
         && secret.is_none()
+        && !only.revalidate.as_ref().is_some_and(|r| r.opaque)
     {
         return Err(Error::new(
             ErrorCode::InvalidOptions,
-            "options need a key source: \"issuer\" (discovery), \"jwksUri\", \"issuers\", \"keys\" or \"secret\"",
+            "options need a key source: \"issuer\" (discovery), \"jwksUri\", \"issuers\", \"keys\", \"secret\", or \"revalidate\" with \"opaque\": true",
         ));
     }
     if secret.is_some()

@@ -8,6 +8,7 @@
 mod http;
 mod issuers;
 pub mod reader;
+pub mod shared;
 
 use std::sync::Arc;
 
@@ -21,12 +22,13 @@ use crate::jwk::Origin;
 use crate::key::{Key, Material};
 use crate::key_cache::CachePolicy;
 use crate::keyset::KeySet;
+use crate::store::SharedOptions;
 use reader::{kind, Field, Object};
 
 pub(crate) use http::parse_http as parse_http_section;
 pub use issuers::{IssuerOptions, KeySource};
 
-const TOP_LEVEL: [&str; 17] = [
+const TOP_LEVEL: [&str; 19] = [
     "issuer",
     "jwksUri",
     "audience",
@@ -44,6 +46,8 @@ const TOP_LEVEL: [&str; 17] = [
     "http",
     "tokenCache",
     "onEvent",
+    "revalidate",
+    "shared",
 ];
 
 /// Default `maxTokenLength`.
@@ -73,6 +77,8 @@ pub struct Options {
     /// The clock every time rule reads. Defaults to the system clock; only the addon's test
     /// seam sets another.
     pub clock: Clock,
+    /// The fleet's shared tier on Redis (`shared`). Defaults to none.
+    pub shared: Option<SharedOptions>,
 }
 
 /// The `secret` option when the glue received bytes (a Uint8Array) rather than a string.
@@ -97,6 +103,7 @@ pub fn parse(value: &Value, secret_bytes: SecretBytes) -> Result<Options> {
         },
     };
     let http = http::parse_http(&o)?;
+    let shared = shared::parse(&o)?;
     let cache = http::parse_cache(&o)?;
     let local_keys = o
         .get("keys")
@@ -161,6 +168,7 @@ pub fn parse(value: &Value, secret_bytes: SecretBytes) -> Result<Options> {
         http,
         token_cache,
         clock: Clock::system(),
+        shared,
     })
 }
 

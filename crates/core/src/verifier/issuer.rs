@@ -11,6 +11,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Event, EventKind, EventSink};
 use crate::key_cache::{self, KeyCache};
 use crate::options::{IssuerOptions, KeySource, Options};
+use crate::revalidate::{Context, Mode, Revalidator};
+use crate::store::SharedTier;
 
 /// Where an issuer's keys are now.
 pub enum Keys {
@@ -26,9 +28,12 @@ pub struct Issuer {
     /// The `iss` value (empty when `iss` is not checked).
     pub name: Arc<str>,
     pub discovery: Option<Arc<Discovery>>,
+    /// Token liveness, when `revalidate` is set.
+    pub revalidator: Option<Revalidator>,
     cache: ArcSwapOption<KeyCache>,
     sink: Option<Arc<dyn EventSink>>,
     subscriptions: Mutex<Vec<(Arc<KeyCache>, u64)>>,
+    tier: Option<Arc<SharedTier>>,
 }
 
 /// Adds the issuer to the events of a shared cache before handing them on.
@@ -50,23 +55,57 @@ impl Issuer {
         opts: &IssuerOptions,
         options: &Options,
         sink: Option<Arc<dyn EventSink>>,
+        tier: Option<Arc<SharedTier>>,
     ) -> Result<Issuer> {
+        let discover = |url: &str| {
+            discovery::shared(
+                url,
+                opts.issuer.as_deref().unwrap_or(""),
+                &options.http,
+                &options.cache,
+                &options.clock,
+                tier.as_ref(),
+            )
+        };
+        let discovery = match &opts.source {
+            KeySource::Discovery(url) => Some(discover(url)?),
+            _ => None,
+        };
+        let revalidator = match &opts.revalidate {
+            None => None,
+            Some(r) => {
+                // An introspection endpoint left out is read from the issuer's discovery document.
+                let needs_discovery = matches!(r.mode, Mode::Introspection { endpoint: None, .. });
+                let discovery = match (&discovery, &opts.issuer) {
+                    (Some(d), _) => Some(Arc::clone(d)),
+                    (None, Some(iss)) if needs_discovery => {
+                        Some(discover(&discovery::url_of(iss))?)
+                    }
+                    _ => None,
+                };
+                Some(Revalidator::new(
+                    r.clone(),
+                    Context {
+                        http: &options.http,
+                        discovery,
+                        clock: options.clock.clone(),
+                        max_backoff_ms: options.cache.cooldown_ms,
+                        sink: sink.clone(),
+                        issuer: opts.issuer.clone(),
+                        tier: tier.clone(),
+                    },
+                )?)
+            }
+        };
         let issuer = Issuer {
             options: opts.clone(),
             name: Arc::from(opts.issuer.as_deref().unwrap_or("")),
-            discovery: match &opts.source {
-                KeySource::Discovery(url) => Some(discovery::shared(
-                    url,
-                    opts.issuer.as_deref().unwrap_or(""),
-                    &options.http,
-                    &options.cache,
-                    &options.clock,
-                )?),
-                _ => None,
-            },
+            discovery,
+            revalidator,
             cache: ArcSwapOption::empty(),
             sink,
             subscriptions: Mutex::new(Vec::new()),
+            tier,
         };
         if let KeySource::Remote(url) = &opts.source {
             issuer.attach(url, options)?;
@@ -107,8 +146,13 @@ impl Issuer {
 
     /// Use the process-wide cache of `uri` from now on (subscribing to its events).
     fn attach(&self, uri: &str, options: &Options) -> Result<Arc<KeyCache>> {
-        let (cache, conflict) =
-            key_cache::shared(uri, &options.http, options.cache, &options.clock)?;
+        let (cache, conflict) = key_cache::shared(
+            uri,
+            &options.http,
+            options.cache,
+            &options.clock,
+            self.tier.as_ref(),
+        )?;
         let previous = self.cache.swap(Some(Arc::clone(&cache)));
         if previous.is_some_and(|p| Arc::ptr_eq(&p, &cache)) {
             return Ok(cache);

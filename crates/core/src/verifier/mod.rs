@@ -9,6 +9,7 @@
 //! and its caches), `token_cache`, `result` (the JSON handed to JS), `report` (stats, health).
 
 mod issuer;
+mod liveness;
 mod report;
 mod result;
 mod route;
@@ -30,8 +31,10 @@ use crate::key::Key;
 use crate::key_cache::{Refetch, Usable};
 use crate::keyset::KeySet;
 use crate::options::Options;
+use crate::store::{self, SharedTier};
 use crate::token::{Text, Token};
 use issuer::{Issuer, Keys};
+use liveness::{is_opaque, Now};
 use report::Counters;
 use route::Lookup;
 use token_cache::{CachedToken, TokenCache};
@@ -44,6 +47,12 @@ pub enum Step {
     Compute(Box<Job>),
     /// Keys must be fetched first: call [`Verifier::verify`] with the token handed back here.
     NeedsIo(String),
+    /// The issuer's validation endpoint must be asked (no answer young enough is cached):
+    /// call [`Verifier::verify`] with the token handed back here.
+    NeedsLiveness(String),
+    /// The keys are loaded but none has the token's `kid`: a refetch (within the cooldown) may
+    /// find it. Call [`Verifier::verify`] with the token handed back here.
+    UnknownKey(String),
 }
 
 /// Signature and claim checks for one token, ready to run on a worker thread.
@@ -59,13 +68,16 @@ pub struct Job {
 impl Job {
     /// Verify the signature and the claims.
     pub fn run(self: Box<Self>) -> Result<Verified> {
-        let result = self.inner.finish(
-            &self.token,
-            &self.parsed,
-            self.alg,
-            self.issuer,
-            &self.candidates,
-        );
+        let result = self
+            .inner
+            .finish(
+                &self.token,
+                &self.parsed,
+                self.alg,
+                self.issuer,
+                &self.candidates,
+            )
+            .map(|(verified, _)| verified);
         self.inner.counters.count(&result);
         result
     }
@@ -79,6 +91,9 @@ pub(crate) struct Inner {
     tokens: Option<TokenCache>,
     counters: Counters,
     closed: AtomicBool,
+    /// The fleet's shared tier, and this Verifier's subscription to its events.
+    tier: Option<Arc<SharedTier>>,
+    tier_subscription: Option<u64>,
 }
 
 /// A JWT verifier. Cheap to clone; clones share everything.
@@ -96,11 +111,20 @@ impl Verifier {
                 allowed.push(*alg);
             }
         }
+        let tier = options
+            .shared
+            .as_ref()
+            .map(|s| store::shared(s, &options.clock))
+            .transpose()?;
         let issuers = options
             .issuers
             .iter()
-            .map(|opts| Issuer::new(opts, &options, sink.clone()))
+            .map(|opts| Issuer::new(opts, &options, sink.clone(), tier.clone()))
             .collect::<Result<Vec<Issuer>>>()?;
+        let tier_subscription = match (&tier, &sink) {
+            (Some(t), Some(sink)) => Some(t.subscribe(Arc::clone(sink))),
+            _ => None,
+        };
         let tokens = (options.token_cache > 0)
             .then(|| TokenCache::new(options.token_cache, options.cache.max_age_ms));
         Ok(Verifier {
@@ -111,6 +135,8 @@ impl Verifier {
                 options,
                 counters: Counters::default(),
                 closed: AtomicBool::new(false),
+                tier,
+                tier_subscription,
             }),
         })
     }
@@ -142,6 +168,14 @@ impl Verifier {
                 return job.run();
             }
             Ok(Step::NeedsIo(token)) => Err(self.inner.background_io(token)),
+            // The keys are there; the token's is not: that is the answer now, and a refetch
+            // (as the cooldown allows) runs in the background for the next call.
+            Ok(Step::UnknownKey(token)) => {
+                let err = self.inner.unknown_key(&token);
+                self.inner.background_io(token);
+                Err(err)
+            }
+            Ok(Step::NeedsLiveness(token)) => Err(self.inner.pending_liveness(token)),
             // No usable keys because the endpoint fails: for verifySync that is "not loaded".
             Err(e) if e.code.is_key_source_failure() => Err(Error::new(
                 ErrorCode::NotLoaded,
@@ -170,13 +204,16 @@ impl Verifier {
         report::health(
             &inner.issuers,
             inner.options.local_keys.as_deref(),
+            inner.tier.as_deref(),
             inner.now(),
         )
     }
 
     /// Counters.
     pub fn stats(&self) -> Stats {
-        self.inner.counters.stats(&self.inner.issuers)
+        self.inner
+            .counters
+            .stats(&self.inner.issuers, self.inner.tier.as_deref())
     }
 
     /// Count a call refused before it reached the engine (e.g. a token that is not a string).
@@ -190,6 +227,7 @@ impl Verifier {
             for issuer in &self.inner.issuers {
                 issuer.unsubscribe();
             }
+            self.inner.unsubscribe_tier();
             if let Some(tokens) = &self.inner.tokens {
                 tokens.clear();
             }
@@ -207,7 +245,19 @@ impl Verifier {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.unsubscribe_tier();
+    }
+}
+
 impl Inner {
+    fn unsubscribe_tier(&self) {
+        if let (Some(tier), Some(id)) = (&self.tier, self.tier_subscription) {
+            tier.unsubscribe(id);
+        }
+    }
+
     fn now(&self) -> u64 {
         self.options.clock.now_ms()
     }
@@ -225,34 +275,105 @@ impl Inner {
     fn begin(self: &Arc<Self>, token: String) -> Result<Step> {
         self.check_open()?;
         let now = self.now();
-        if let Some(hit) = self.token_cache_hit(&token, now)? {
-            return Ok(Step::Done(hit));
+        if let Some((hit, issuer, _)) = self.token_cache_hit(&token, now)? {
+            return Ok(match self.live_now(issuer, &token, now)? {
+                Now::Live(_) => Step::Done(hit),
+                Now::Pending => Step::NeedsLiveness(token),
+            });
+        }
+        if let Some(index) = self.opaque_issuer().filter(|_| is_opaque(&token)) {
+            self.check_opaque_shape(&token)?;
+            return Ok(match self.live_now(index, &token, now)? {
+                Now::Live(answer) => Step::Done(self.opaque_result(index, answer)),
+                Now::Pending => Step::NeedsLiveness(token),
+            });
         }
         let (parsed, alg, issuer) = self.route(&token)?;
         match self.lookup(issuer, alg, &parsed, now)? {
-            Lookup::Keys(candidates) => Ok(Step::Compute(Box::new(Job {
-                inner: Arc::clone(self),
-                token,
-                parsed,
-                alg,
-                issuer,
-                candidates,
-            }))),
+            Lookup::Keys(candidates) => {
+                // A token never verified has no answer cached: it is verified, and only then
+                // revalidated, on the I/O path.
+                if let Now::Pending = self.live_now(issuer, &token, now)? {
+                    return Ok(Step::NeedsLiveness(token));
+                }
+                Ok(Step::Compute(Box::new(Job {
+                    inner: Arc::clone(self),
+                    token,
+                    parsed,
+                    alg,
+                    issuer,
+                    candidates,
+                })))
+            }
+            // Keys are loaded but lack the token's kid: a refetch may find it.
+            Lookup::Refetch(_) => Ok(Step::UnknownKey(token)),
             _ => Ok(Step::NeedsIo(token)),
         }
     }
 
+    /// A whole verification with I/O: keys (discovery, load, refetch), signature, claims,
+    /// then liveness.
     async fn verify_with_io(self: &Arc<Self>, token: String) -> Result<Verified> {
         self.check_open()?;
-        if let Some(hit) = self.token_cache_hit(&token, self.now())? {
+        if let Some((hit, issuer, exp)) = self.token_cache_hit(&token, self.now())? {
+            self.live(issuer, &token, exp).await?;
             return Ok(hit);
         }
-        let (parsed, alg, issuer) = self.route(&token)?;
+        if let Some(index) = self.opaque_issuer().filter(|_| is_opaque(&token)) {
+            self.check_opaque_shape(&token)?;
+            let answer = self.live(index, &token, None).await?;
+            return Ok(self.opaque_result(index, answer));
+        }
+        let (verified, issuer, exp) = self.verify_signature_with_io(&token).await?;
+        self.live(issuer, &token, exp).await?;
+        Ok(verified)
+    }
+
+    /// For `verifySync` when the endpoint must be asked: a JWS token's signature and claims are
+    /// checked now (a failure is the answer); then ERR_REVALIDATION_PENDING, and the call runs
+    /// in the background.
+    fn pending_liveness(self: &Arc<Self>, token: String) -> Error {
+        if !is_opaque(&token)
+            && self
+                .token_cache_hit(&token, self.now())
+                .ok()
+                .flatten()
+                .is_none()
+        {
+            let checked = self.route(&token).and_then(|(parsed, alg, issuer)| {
+                match self.lookup(issuer, alg, &parsed, self.now())? {
+                    Lookup::Keys(candidates) => self
+                        .finish(&token, &parsed, alg, issuer, &candidates)
+                        .map(|_| ()),
+                    _ => Ok(()),
+                }
+            });
+            if let Err(e) = checked {
+                return e;
+            }
+        }
+        let inner = Arc::clone(self);
+        crate::runtime::spawn(async move {
+            let _ = inner.verify_with_io(token).await;
+        });
+        Error::new(
+            ErrorCode::RevalidationPending,
+            "no answer of the validation endpoint is cached for this token yet: it is being asked now; use verify(), or retry",
+        )
+    }
+
+    /// Keys (with I/O as needed), signature and claims: the result, the issuer, and `exp`.
+    async fn verify_signature_with_io(
+        self: &Arc<Self>,
+        token: &str,
+    ) -> Result<(Verified, usize, Option<f64>)> {
+        let (parsed, alg, issuer) = self.route(token)?;
         let kid = parsed.header.kid.clone();
         for _ in 0..4 {
             match self.lookup(issuer, alg, &parsed, self.now())? {
                 Lookup::Keys(candidates) => {
-                    return self.finish(&token, &parsed, alg, issuer, &candidates)
+                    let (verified, exp) = self.finish(token, &parsed, alg, issuer, &candidates)?;
+                    return Ok((verified, issuer, exp));
                 }
                 Lookup::Discover(d) => {
                     d.load().await?;
@@ -290,7 +411,8 @@ impl Inner {
                             " after refetching the JWKS",
                         ));
                     }
-                    return self.finish(&token, &parsed, alg, issuer, &found);
+                    let (verified, exp) = self.finish(token, &parsed, alg, issuer, &found)?;
+                    return Ok((verified, issuer, exp));
                 }
             }
         }
@@ -298,6 +420,18 @@ impl Inner {
             ErrorCode::FetchFailed,
             "keys could not be loaded",
         ))
+    }
+
+    /// ERR_JWKS_NO_MATCHING_KEY for a token whose kid the loaded keys lack.
+    fn unknown_key(&self, token: &str) -> Error {
+        match self.route(token) {
+            Ok((parsed, alg, _)) => no_matching_key(
+                parsed.header.kid.as_deref(),
+                alg,
+                " (a refetch of the JWKS has started; verify() waits for it)",
+            ),
+            Err(e) => e,
+        }
     }
 
     /// For `verifySync` without keys: start the I/O in the background and say what is missing.
@@ -312,7 +446,8 @@ impl Inner {
         )
     }
 
-    /// Signature, then claims; a success is remembered in the token cache.
+    /// Signature, then claims; a success is remembered in the token cache. Gives the token's
+    /// `exp` too.
     fn finish(
         &self,
         token: &str,
@@ -320,7 +455,7 @@ impl Inner {
         alg: Algorithm,
         index: usize,
         candidates: &[Arc<Key>],
-    ) -> Result<Verified> {
+    ) -> Result<(Verified, Option<f64>)> {
         let message = &token.as_bytes()[..parsed.signing_len];
         let Some(key) = candidates
             .iter()
@@ -345,6 +480,7 @@ impl Inner {
             _ => Arc::clone(&issuer.name),
         };
         let verified = Verified::new(&parsed.payload_json, &parsed.header_json, issuer_name);
+        let exp = times.exp;
         if let Some(tokens) = &self.tokens {
             let entry = CachedToken {
                 verified: verified.clone(),
@@ -355,10 +491,15 @@ impl Inner {
             };
             tokens.insert(token, entry);
         }
-        Ok(verified)
+        Ok((verified, exp))
     }
 
-    fn token_cache_hit(&self, token: &str, now: u64) -> Result<Option<Verified>> {
+    /// A verified token from the token cache: the result, its issuer and its `exp`.
+    fn token_cache_hit(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Option<(Verified, usize, Option<f64>)>> {
         let Some(tokens) = &self.tokens else {
             return Ok(None);
         };
@@ -378,7 +519,11 @@ impl Inner {
             }
         }
         Counters::bump(&self.counters.token_cache_hits);
-        Ok(Some(entry.verified.clone()))
+        Ok(Some((
+            entry.verified.clone(),
+            entry.issuer,
+            entry.times.exp,
+        )))
     }
 
     async fn load_issuer(self: &Arc<Self>, index: usize) -> Result<()> {

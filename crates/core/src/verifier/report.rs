@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::discovery::{self, Resolved};
 use crate::error::{Error, ErrorCode, Result};
 use crate::key_cache::{HealthState, KeyCache};
-use crate::keyset::KeySet;
+use crate::keyset::{KeySet, SkippedKey};
+use crate::store::SharedTier;
 use crate::verifier::issuer::Issuer;
 
 /// Counters of one Verifier.
@@ -21,6 +22,22 @@ pub struct Stats {
     pub fetch_errors: u64,
     pub cooldown_refusals: u64,
     pub stale_serves: u64,
+    /// Validation endpoint calls.
+    pub revalidations: u64,
+    /// Verifications answered from a cached liveness answer.
+    pub revalidation_hits: u64,
+    /// Tokens found inactive.
+    pub inactive: u64,
+    /// Validation endpoint failures.
+    pub revalidation_errors: u64,
+    /// Shared-tier entries found and accepted (`shared`).
+    pub shared_hits: u64,
+    /// Shared-tier lookups that found nothing.
+    pub shared_misses: u64,
+    /// Redis calls that failed or timed out, and entries refused.
+    pub shared_errors: u64,
+    /// Waits for another process's provider call.
+    pub lock_waits: u64,
 }
 
 /// Health of one issuer.
@@ -33,6 +50,10 @@ pub struct IssuerHealth {
     pub fetched_at: Option<u64>,
     pub expires_at: Option<u64>,
     pub last_error: Option<Error>,
+    /// The shared tier: `Some(true)` up, `Some(false)` down, `None` without `shared`.
+    pub shared_up: Option<bool>,
+    /// Keys of the JWKS that are not used, and why.
+    pub skipped: Vec<SkippedKey>,
 }
 
 /// The live counters behind [`Stats`].
@@ -61,8 +82,9 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The counters, plus the fetch counters of each distinct key cache of `issuers`.
-    pub fn stats(&self, issuers: &[Issuer]) -> Stats {
+    /// The counters, plus the fetch counters of each distinct key cache of `issuers` and the
+    /// shared tier's.
+    pub fn stats(&self, issuers: &[Issuer], tier: Option<&SharedTier>) -> Stats {
         let mut stats = Stats {
             verifications: self.verifications.load(Ordering::Relaxed),
             failures: ErrorCode::ALL
@@ -76,6 +98,20 @@ impl Counters {
             stale_serves: self.stale_serves.load(Ordering::Relaxed),
             ..Stats::default()
         };
+        for r in issuers.iter().filter_map(|i| i.revalidator.as_ref()) {
+            let c = r.counters();
+            stats.revalidations += c.revalidations.load(Ordering::Relaxed);
+            stats.revalidation_hits += c.hits.load(Ordering::Relaxed);
+            stats.inactive += c.inactive.load(Ordering::Relaxed);
+            stats.revalidation_errors += c.errors.load(Ordering::Relaxed);
+        }
+        if let Some(t) = tier {
+            let c = t.counters();
+            stats.shared_hits = c.hits.load(Ordering::Relaxed);
+            stats.shared_misses = c.misses.load(Ordering::Relaxed);
+            stats.shared_errors = c.errors.load(Ordering::Relaxed);
+            stats.lock_waits = c.lock_waits.load(Ordering::Relaxed);
+        }
         let mut seen: Vec<*const KeyCache> = Vec::new();
         for cache in issuers.iter().filter_map(Issuer::cache) {
             if seen.contains(&Arc::as_ptr(&cache)) {
@@ -92,7 +128,13 @@ impl Counters {
 }
 
 /// Health of each issuer at `now`.
-pub fn health(issuers: &[Issuer], local: Option<&KeySet>, now: u64) -> Vec<IssuerHealth> {
+pub fn health(
+    issuers: &[Issuer],
+    local: Option<&KeySet>,
+    tier: Option<&SharedTier>,
+    now: u64,
+) -> Vec<IssuerHealth> {
+    let shared_up = tier.map(|t| !t.is_down());
     issuers
         .iter()
         .map(|issuer| {
@@ -107,6 +149,8 @@ pub fn health(issuers: &[Issuer], local: Option<&KeySet>, now: u64) -> Vec<Issue
                     fetched_at: h.fetched_at,
                     expires_at: h.expires_at,
                     last_error: h.last_error,
+                    shared_up,
+                    skipped: h.skipped,
                 };
             }
             let (state, last_error) = match &issuer.discovery {
@@ -128,6 +172,11 @@ pub fn health(issuers: &[Issuer], local: Option<&KeySet>, now: u64) -> Vec<Issue
                 fetched_at: None,
                 expires_at: None,
                 last_error,
+                shared_up,
+                skipped: match (&issuer.discovery, local) {
+                    (None, Some(local)) => local.skipped.clone(),
+                    _ => Vec::new(),
+                },
             }
         })
         .collect()

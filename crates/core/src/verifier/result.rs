@@ -10,13 +10,26 @@ pub struct Verified {
     result_json: Arc<str>,
     payload: Range<usize>,
     header: Range<usize>,
-    issuer: Arc<str>,
+    issuer: Option<Arc<str>>,
 }
 
 impl Verified {
     /// Assemble the result of a JWS: its payload and header JSON as the token carried them.
     pub fn new(payload_json: &str, header_json: &str, issuer: Arc<str>) -> Verified {
-        let issuer_json = serde_json::to_string(&*issuer).unwrap_or_else(|_| "\"\"".to_owned());
+        Verified::assemble(payload_json, header_json, Some(issuer))
+    }
+
+    /// The result of an opaque token: the endpoint's answer as payload (`{}` without one),
+    /// `header: null`, and the configured issuer or null.
+    pub fn opaque(payload_json: Option<&str>, issuer: Option<Arc<str>>) -> Verified {
+        Verified::assemble(payload_json.unwrap_or("{}"), "null", issuer)
+    }
+
+    fn assemble(payload_json: &str, header_json: &str, issuer: Option<Arc<str>>) -> Verified {
+        let issuer_json = match &issuer {
+            Some(i) => serde_json::to_string(&**i).unwrap_or_else(|_| "\"\"".to_owned()),
+            None => "null".to_owned(),
+        };
         let mut text =
             String::with_capacity(payload_json.len() + header_json.len() + issuer_json.len() + 32);
         text.push_str("{\"payload\":");
@@ -51,9 +64,10 @@ impl Verified {
         &self.result_json[self.header.clone()]
     }
 
-    /// The issuer matched (the token's `iss` when `iss` is not checked).
-    pub fn issuer(&self) -> &str {
-        &self.issuer
+    /// The issuer matched (the token's `iss` when `iss` is not checked; none for an opaque
+    /// token of an issuer that names none).
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
     }
 }
 
@@ -74,6 +88,16 @@ mod tests {
         assert_eq!(doc["issuer"], "https://i/\"q\"");
         assert_eq!(v.payload_json(), r#"{"sub":"u","n":[1,2]}"#);
         assert_eq!(v.header_json(), r#"{"alg":"ES256"}"#);
-        assert_eq!(v.issuer(), "https://i/\"q\"");
+        assert_eq!(v.issuer(), Some("https://i/\"q\""));
+        let o = Verified::opaque(None, None);
+        assert_eq!(
+            o.result_json(),
+            r#"{"payload":{},"header":null,"issuer":null}"#
+        );
+        let o = Verified::opaque(Some(r#"{"active":true}"#), Some(Arc::from("https://i")));
+        assert_eq!(
+            o.result_json(),
+            r#"{"payload":{"active":true},"header":null,"issuer":"https://i"}"#
+        );
     }
 }
