@@ -281,6 +281,35 @@ mod tests {
     }
 
     #[test]
+    fn local_oct_keys_shorter_than_the_hash_are_skipped() {
+        let oct = |len: usize, alg: Option<&str>| {
+            let mut jwk = json!({"kty":"oct","k":URL_SAFE_NO_PAD.encode(vec![9u8; len])});
+            if let Some(alg) = alg {
+                jwk["alg"] = json!(alg);
+            }
+            import(&jwk, Origin::Local)
+        };
+        for (len, alg) in [
+            (1, None),
+            (31, None),
+            (31, Some("HS256")),
+            (32, Some("HS384")),
+            (47, Some("HS384")),
+            (48, Some("HS512")),
+            (63, Some("HS512")),
+        ] {
+            let err = oct(len, alg).unwrap_err();
+            assert!(err.contains("shorter"), "{len} {alg:?}: {err}");
+        }
+        assert!(oct(32, None).unwrap().fits(Algorithm::HS256));
+        assert!(!oct(32, None).unwrap().fits(Algorithm::HS384));
+        assert!(oct(48, Some("HS384")).unwrap().fits(Algorithm::HS384));
+        assert!(oct(64, Some("HS512")).unwrap().fits(Algorithm::HS512));
+        let err = import(&json!({"kty":"oct"}), Origin::Local).unwrap_err();
+        assert!(err.contains("missing \"k\""), "{err}");
+    }
+
+    #[test]
     fn local_oct_keys_are_allowed() {
         let key = import(
             &json!({"kty":"oct","k":URL_SAFE_NO_PAD.encode([9u8; 32])}),

@@ -1,7 +1,9 @@
 //! Verification keys: public keys parsed once (aws-lc-rs `ParsedPublicKey`) and HMAC secrets.
 //!
 //! A key verifies only the algorithms of its family (an RSA key never verifies HS256), and
-//! only its own `alg` when the JWK names one.
+//! only its own `alg` when the JWK names one. Keys that would weaken verification are refused
+//! here, whatever path imported them (JWK, `x5c`, SPKI, the `secret` option): RSA moduli outside
+//! 2048..=8192 bits, HMAC secrets shorter than the hash.
 
 use aws_lc_rs::{digest, hmac, signature};
 
@@ -28,14 +30,6 @@ impl Material {
             Material::Ec { family, .. } => *family,
             Material::Ed25519 { .. } => Family::Ed25519,
             Material::Secret { .. } => Family::Hmac,
-        }
-    }
-
-    /// RSA modulus size in bits.
-    pub fn rsa_bits(&self) -> Option<usize> {
-        match self {
-            Material::Rsa { n, .. } => Some(bit_len(n)),
-            _ => None,
         }
     }
 
@@ -115,17 +109,27 @@ impl Key {
                 ));
             }
         }
-        let algs: Vec<Algorithm> = match alg {
-            Some(alg) => vec![alg],
-            None => Algorithm::ALL
-                .into_iter()
-                .filter(|a| a.family() == family)
-                .collect(),
+        let prepared = match alg {
+            Some(alg) => vec![(alg, prepare(alg, &material)?)],
+            None => {
+                // Every algorithm of the family the material is usable for (an HMAC secret of
+                // 48 bytes: HS256 and HS384, not HS512); the first reason when none.
+                let mut prepared = Vec::new();
+                let mut first_error = None;
+                for alg in Algorithm::ALL.into_iter().filter(|a| a.family() == family) {
+                    match prepare(alg, &material) {
+                        Ok(p) => prepared.push((alg, p)),
+                        Err(why) => {
+                            first_error.get_or_insert(why);
+                        }
+                    }
+                }
+                match first_error {
+                    Some(why) if prepared.is_empty() => return Err(why),
+                    _ => prepared,
+                }
+            }
         };
-        let mut prepared = Vec::with_capacity(algs.len());
-        for alg in algs {
-            prepared.push((alg, prepare(alg, &material)?));
-        }
         let fingerprint = fingerprint(kid.as_deref(), alg, &material);
         Ok(Key {
             kid,
@@ -202,6 +206,14 @@ fn prepare(alg: Algorithm, material: &Material) -> Result<Prepared, String> {
                 Algorithm::HS512 => hmac::HMAC_SHA512,
                 _ => return Err(format!("{} is not an HMAC algorithm", alg.name())),
             };
+            if k.len() < alg.min_secret_len() {
+                return Err(format!(
+                    "oct key of {} bytes is shorter than the {} bytes {} needs",
+                    k.len(),
+                    alg.min_secret_len(),
+                    alg.name()
+                ));
+            }
             Prepared::Hmac(Box::new(hmac::Key::new(hash, k)))
         }
     })
@@ -286,6 +298,109 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("1024 bits"), "{err}");
+    }
+
+    #[test]
+    fn hmac_secrets_shorter_than_the_hash_are_refused() {
+        let secret = |len: usize| Material::Secret { k: vec![7; len] };
+        let fits = |key: &Key| -> Vec<Algorithm> {
+            [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+                .into_iter()
+                .filter(|a| key.fits(*a))
+                .collect()
+        };
+        for (len, want) in [
+            (32, vec![Algorithm::HS256]),
+            (47, vec![Algorithm::HS256]),
+            (48, vec![Algorithm::HS256, Algorithm::HS384]),
+            (63, vec![Algorithm::HS256, Algorithm::HS384]),
+            (
+                64,
+                vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512],
+            ),
+        ] {
+            let key = Key::new(None, None, secret(len)).unwrap();
+            assert_eq!(fits(&key), want, "{len} bytes");
+        }
+        for len in [0, 1, 31] {
+            let err = Key::new(None, None, secret(len)).unwrap_err();
+            assert!(err.contains("32 bytes HS256 needs"), "{len}: {err}");
+        }
+        for (alg, len, ok) in [
+            (Algorithm::HS256, 31, false),
+            (Algorithm::HS256, 32, true),
+            (Algorithm::HS384, 32, false),
+            (Algorithm::HS384, 47, false),
+            (Algorithm::HS384, 48, true),
+            (Algorithm::HS512, 48, false),
+            (Algorithm::HS512, 63, false),
+            (Algorithm::HS512, 64, true),
+        ] {
+            let got = Key::new(None, Some(alg), secret(len));
+            assert_eq!(got.is_ok(), ok, "{alg:?} with {len} bytes: {got:?}");
+            if let Err(why) = got {
+                let want = format!("{} bytes {} needs", alg.min_secret_len(), alg.name());
+                assert!(why.contains(&want), "{why}");
+            }
+        }
+    }
+
+    #[test]
+    fn rsa_modulus_size_boundaries() {
+        for (bytes, first, want) in [
+            (256, 0x7f, "2047 bits"),
+            (1025, 0x01, "8193 bits"),
+            (0, 0, "0 bits"),
+        ] {
+            let mut n = vec![0xff; bytes];
+            if let Some(b) = n.first_mut() {
+                *b = first;
+            }
+            let err = Key::new(
+                None,
+                None,
+                Material::Rsa {
+                    n,
+                    e: vec![1, 0, 1],
+                },
+            )
+            .unwrap_err();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn descriptions() {
+        let cases = [
+            (
+                Material::Rsa {
+                    n: vec![0, 0x80, 0],
+                    e: vec![3],
+                },
+                "RSA 16",
+            ),
+            (
+                Material::Ec {
+                    family: Family::EcP256,
+                    point: vec![4],
+                },
+                "EC P-256",
+            ),
+            (
+                Material::Ec {
+                    family: Family::EcP384,
+                    point: vec![4],
+                },
+                "EC P-384",
+            ),
+            (Material::Ed25519 { x: vec![0; 32] }, "OKP Ed25519"),
+            (Material::Secret { k: vec![0; 32] }, "oct 256 bits"),
+        ];
+        for (material, want) in cases {
+            assert_eq!(material.describe(), want);
+        }
+        assert_eq!(strip_leading_zeros(&[0, 0, 5, 0]), [5, 0]);
+        assert_eq!(strip_leading_zeros(&[0, 0]), [0u8; 0]);
     }
 
     #[test]
