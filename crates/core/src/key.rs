@@ -3,7 +3,7 @@
 //! A key verifies only the algorithms of its family (an RSA key never verifies HS256), and
 //! only its own `alg` when the JWK names one. Keys that would weaken verification are refused
 //! here, whatever path imported them (JWK, `x5c`, SPKI, the `secret` option): RSA moduli outside
-//! 2048..=8192 bits, HMAC secrets shorter than the hash.
+//! 2048..=8192 bits, Ed25519 small-order points, HMAC secrets shorter than the hash.
 
 use aws_lc_rs::{digest, hmac, signature};
 
@@ -195,6 +195,12 @@ fn prepare(alg: Algorithm, material: &Material) -> Result<Prepared, String> {
             if x.len() != 32 {
                 return Err("Ed25519 key must be 32 bytes".to_owned());
             }
+            if is_small_order_ed25519(x) {
+                return Err(
+                    "Ed25519 key is a small-order point: it would accept forged signatures"
+                        .to_owned(),
+                );
+            }
             Prepared::Public(
                 signature::ParsedPublicKey::new(&signature::ED25519, x).map_err(rejected)?,
             )
@@ -217,6 +223,47 @@ fn prepare(alg: Algorithm, material: &Material) -> Result<Prepared, String> {
             Prepared::Hmac(Box::new(hmac::Key::new(hash, k)))
         }
     })
+}
+
+/// The Ed25519 encodings of small-order points, sign bit cleared: the identity (y = 1), the
+/// point of order 2 (y = p - 1), those of order 4 (y = 0) and 8, and the non-canonical
+/// y = p and y = p + 1. With the sign bit either way these are the 14 encodings of the 8
+/// small-order points (the list libsodium refuses; "Taming the many EdDSAs", 2020). Such a key
+/// verifies signatures nobody made: with the identity, `R = identity, S = 0` fits any message.
+const ED25519_SMALL_ORDER: [[u8; 32]; 7] = [
+    field(0x00, 0x00, 0x00),
+    field(0x01, 0x00, 0x00),
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    field(0xec, 0xff, 0x7f),
+    field(0xed, 0xff, 0x7f),
+    field(0xee, 0xff, 0x7f),
+];
+
+/// A little-endian 32-byte encoding: `first`, 30 times `fill`, `last` (0, 1, p - 1, p, p + 1).
+const fn field(first: u8, fill: u8, last: u8) -> [u8; 32] {
+    let mut bytes = [fill; 32];
+    bytes[0] = first;
+    bytes[31] = last;
+    bytes
+}
+
+/// True when `x` encodes a small-order Ed25519 point (ignoring the sign bit).
+fn is_small_order_ed25519(x: &[u8]) -> bool {
+    let Some((last, rest)) = x.split_last() else {
+        return false;
+    };
+    ED25519_SMALL_ORDER
+        .iter()
+        .any(|bad| bad[..31] == *rest && bad[31] == last & 0x7f)
 }
 
 fn fingerprint(kid: Option<&str>, alg: Option<Algorithm>, material: &Material) -> u64 {
@@ -255,6 +302,7 @@ fn fingerprint(kid: Option<&str>, alg: Option<Algorithm>, material: &Material) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 
     #[test]
     fn bit_lengths() {
@@ -343,6 +391,58 @@ mod tests {
                 assert!(why.contains(&want), "{why}");
             }
         }
+    }
+
+    /// Every encoding of a small-order point: the 7 listed, each with the sign bit clear and set.
+    fn small_order_encodings() -> Vec<[u8; 32]> {
+        let mut all = Vec::new();
+        for bad in ED25519_SMALL_ORDER {
+            let mut negative = bad;
+            negative[31] |= 0x80;
+            all.extend([bad, negative]);
+        }
+        all
+    }
+
+    #[test]
+    fn ed25519_small_order_points_are_refused() {
+        let encodings = small_order_encodings();
+        assert_eq!(encodings.len(), 14);
+        for x in encodings {
+            let err = Key::new(None, None, Material::Ed25519 { x: x.to_vec() }).unwrap_err();
+            assert!(err.contains("small-order"), "{x:02x?}: {err}");
+        }
+        let real = Ed25519KeyPair::generate().unwrap();
+        let x = real.public_key().as_ref().to_vec();
+        assert!(!is_small_order_ed25519(&x));
+        assert!(Key::new(None, None, Material::Ed25519 { x }).is_ok());
+        assert!(!is_small_order_ed25519(&[]), "empty is not a point");
+        // One bit away from the identity is not on the list.
+        let mut near = field(0x01, 0x00, 0x00);
+        near[30] = 1;
+        assert!(!is_small_order_ed25519(&near));
+    }
+
+    #[test]
+    fn identity_key_would_accept_a_forged_signature() {
+        // Why the check exists: the raw primitive accepts (R = identity, S = 0) for the identity
+        // key and any message. The Key built from it is refused before it can verify anything.
+        let identity = field(0x01, 0x00, 0x00);
+        let mut forged = [0u8; 64];
+        forged[..32].copy_from_slice(&identity);
+        let raw = signature::UnparsedPublicKey::new(&signature::ED25519, identity);
+        assert!(
+            raw.verify(b"any payload", &forged).is_ok(),
+            "aws-lc now refuses the forgery itself: keep our check, drop this assertion"
+        );
+        assert!(Key::new(
+            None,
+            None,
+            Material::Ed25519 {
+                x: identity.to_vec()
+            }
+        )
+        .is_err());
     }
 
     #[test]

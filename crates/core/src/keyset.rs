@@ -136,6 +136,37 @@ mod tests {
         }
     }
 
+    /// The identity point, which (with `R = identity, S = 0`) "verifies" every message.
+    const IDENTITY: &str = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    #[test]
+    fn small_order_ed25519_key_verifies_nothing() {
+        let body = format!(
+            r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","x":"{IDENTITY}","kid":"id"}},
+                {{"kty":"OKP","crv":"Ed25519","x":"{IDENTITY}"}}]}}"#
+        );
+        let set = KeySet::parse(body.as_bytes(), Origin::Remote, None).unwrap();
+        assert!(set.is_empty(), "both keys are skipped");
+        assert_eq!(set.skipped.len(), 2);
+        assert_eq!(set.skipped[0].kid.as_deref(), Some("id"));
+        assert!(set.skipped[0].reason.contains("small-order"));
+        let forged = {
+            let mut sig = vec![0u8; 64];
+            sig[0] = 1; // R = identity, S = 0
+            sig
+        };
+        for kid in [Some("id"), None] {
+            assert!(
+                !set.candidates(Algorithm::EdDSA, kid).any(|k| k.verify(
+                    Algorithm::EdDSA,
+                    b"h.p",
+                    &forged
+                )),
+                "{kid:?}"
+            );
+        }
+    }
+
     #[test]
     fn unusable_keys_do_not_spoil_the_set() {
         let body = br#"{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"small"},
