@@ -80,18 +80,29 @@ pub fn import(jwk: &Value, origin: Origin) -> Result<Key, String> {
             return Err("\"x5c\" certificate does not match the key's own parameters".to_owned())
         }
         (Some(own), _) => own,
-        (None, Some(cert)) => cert,
+        (None, Some(cert)) => {
+            // Only RSA, EC and OKP keys get here (an `oct` key always has its own `k`).
+            let fits_kty = match kty {
+                "RSA" => cert.family() == Family::Rsa,
+                "OKP" => cert.family() == Family::Ed25519,
+                _ => match ec_curve(jwk)? {
+                    Some((family, _, _)) => cert.family() == family,
+                    None => matches!(cert.family(), Family::EcP256 | Family::EcP384),
+                },
+            };
+            if !fits_kty {
+                return Err(format!(
+                    "\"x5c\" certificate does not hold a {kty} key{}",
+                    match jwk.get("crv").and_then(Value::as_str) {
+                        Some(crv) => format!(" on {crv}"),
+                        None => String::new(),
+                    }
+                ));
+            }
+            cert
+        }
         (None, None) => return Err(format!("{kty} key has neither its parameters nor \"x5c\"")),
     };
-    let kty_family_ok = match kty {
-        "RSA" => material.family() == Family::Rsa,
-        "EC" => matches!(material.family(), Family::EcP256 | Family::EcP384),
-        "OKP" => material.family() == Family::Ed25519,
-        _ => true,
-    };
-    if !kty_family_ok {
-        return Err(format!("\"x5c\" certificate does not hold a {kty} key"));
-    }
     Key::new(kid, alg, material)
 }
 
@@ -174,24 +185,26 @@ fn rsa_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
     }
 }
 
+/// An EC curve: its family, coordinate size in bytes, and name.
+type Curve = (Family, usize, &'static str);
+
+/// The EC curve named by `crv`, `None` when `crv` is absent.
+fn ec_curve(jwk: &Map<String, Value>) -> Result<Option<Curve>, String> {
+    match jwk.get("crv").and_then(Value::as_str) {
+        Some("P-256") => Ok(Some((Family::EcP256, 32, "P-256"))),
+        Some("P-384") => Ok(Some((Family::EcP384, 48, "P-384"))),
+        Some(other) => Err(format!("unsupported EC curve {other:?}")),
+        None => Ok(None),
+    }
+}
+
 fn ec_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
-    let crv = jwk.get("crv").and_then(Value::as_str);
-    let (family, size) = match crv {
-        Some("P-256") => (Family::EcP256, 32),
-        Some("P-384") => (Family::EcP384, 48),
-        Some(other) => return Err(format!("unsupported EC curve {other:?}")),
-        None => (Family::EcP256, 0),
-    };
+    let curve = ec_curve(jwk)?;
     match (b64_member(jwk, "x")?, b64_member(jwk, "y")?) {
         (Some(x), Some(y)) => {
-            if crv.is_none() {
-                return Err("EC key without \"crv\"".to_owned());
-            }
+            let (family, size, name) = curve.ok_or("EC key without \"crv\"")?;
             if x.len() != size || y.len() != size {
-                return Err(format!(
-                    "EC coordinates must be {size} bytes for {}",
-                    crv.unwrap_or("")
-                ));
+                return Err(format!("EC coordinates must be {size} bytes for {name}"));
             }
             let mut point = Vec::with_capacity(1 + 2 * size);
             point.push(4);
@@ -289,6 +302,66 @@ mod tests {
     const ED_CERT_X: &str = "g59Xp4oyzp13K7aB7C34TU9_ncyIUlqojeUtWWxCy1Y";
 
     #[test]
+    fn kty_must_match_the_x5c_certificate() {
+        let skipped = [
+            (
+                json!({"kty":"RSA","x5c":[EC_CERT]}),
+                "does not hold a RSA key",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x5c":[EC_CERT]}),
+                "does not hold a OKP key",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x5c":[ED_CERT]}),
+                "does not hold a EC key",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x":EC_CERT_Y,"y":EC_CERT_X,"x5c":[EC_CERT]}),
+                "does not match",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"x5c":[ED_CERT]}),
+                "does not match",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-384","x5c":[EC_CERT]}),
+                "does not hold a EC key on P-384",
+            ),
+            (json!({"kty":"EC","x5c":[]}), "non-empty array"),
+            (json!({"kty":"EC","x5c":[5]}), "non-empty array"),
+            (json!({"kty":"EC","x5c":"abc"}), "non-empty array"),
+        ];
+        for (jwk, fragment) in skipped {
+            let err = import(&jwk, Origin::Remote).unwrap_err();
+            assert!(err.contains(fragment), "{jwk}: {err:?} lacks {fragment:?}");
+        }
+        let usable = [
+            (json!({"kty":"EC","x5c":[EC_CERT]}), Algorithm::ES256),
+            (
+                json!({"kty":"EC","crv":"P-256","x5c":[EC_CERT]}),
+                Algorithm::ES256,
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x":EC_CERT_X,"y":EC_CERT_Y,"x5c":[EC_CERT]}),
+                Algorithm::ES256,
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x5c":[ED_CERT]}),
+                Algorithm::EdDSA,
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_CERT_X,"x5c":[ED_CERT, "ignored"]}),
+                Algorithm::EdDSA,
+            ),
+        ];
+        for (jwk, alg) in usable {
+            let key = import(&jwk, Origin::Remote).unwrap_or_else(|e| panic!("{jwk}: {e}"));
+            assert!(key.fits(alg), "{jwk}");
+        }
+    }
+
+    #[test]
     fn ed25519_small_order_keys_are_skipped() {
         let identity = URL_SAFE_NO_PAD.encode({
             let mut x = [0u8; 32];
@@ -342,6 +415,54 @@ mod tests {
         assert!(oct(64, Some("HS512")).unwrap().fits(Algorithm::HS512));
         let err = import(&json!({"kty":"oct"}), Origin::Local).unwrap_err();
         assert!(err.contains("missing \"k\""), "{err}");
+    }
+
+    #[test]
+    fn key_members() {
+        let key = import(
+            &json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"alg":"EdDSA","use":"sig","key_ops":["sign","verify"]}),
+            Origin::Remote,
+        )
+        .unwrap();
+        assert_eq!(key.alg, Some(Algorithm::EdDSA));
+        assert_eq!(key.kid, None);
+        for (jwk, fragment) in [
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"alg":5}),
+                "\"alg\" is not a string",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"key_ops":"verify"}),
+                "key_ops",
+            ),
+            (json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"use":5}), "use"),
+            (json!({"kty":"OKP","x":ED_X}), "(none)"),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":5}),
+                "\"x\" is not a string",
+            ),
+            (json!({"kty":"OKP","crv":"Ed25519","x":"a+b/"}), "base64url"),
+            (json!({"crv":"Ed25519","x":ED_X}), "kty"),
+            (json!({"kty":5}), "kty"),
+            (
+                json!({"kty":"EC","x":EC_CERT_X,"y":EC_CERT_Y}),
+                "without \"crv\"",
+            ),
+            (json!({"kty":"EC","crv":"P-256","x":EC_CERT_X}), "both"),
+            (
+                json!({"kty":"EC","crv":"P-384","x":EC_CERT_X,"y":EC_CERT_Y}),
+                "48 bytes",
+            ),
+        ] {
+            let err = import(&jwk, Origin::Remote).unwrap_err();
+            assert!(err.contains(fragment), "{jwk}: {err:?} lacks {fragment:?}");
+        }
+        let ec = import(
+            &json!({"kty":"EC","crv":"P-256","x":EC_CERT_X,"y":EC_CERT_Y}),
+            Origin::Remote,
+        )
+        .unwrap();
+        assert!(ec.fits(Algorithm::ES256) && !ec.fits(Algorithm::ES384));
     }
 
     #[test]
