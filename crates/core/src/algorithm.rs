@@ -111,11 +111,6 @@ impl Algorithm {
             _ => 32,
         }
     }
-
-    /// Index into per-algorithm tables.
-    pub fn index(self) -> usize {
-        self as usize
-    }
 }
 
 /// The header `alg`, checked against an allow-list.

@@ -28,14 +28,6 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Build from keys already imported.
-    pub fn from_keys(keys: Vec<Arc<Key>>) -> KeySet {
-        KeySet {
-            keys,
-            skipped: Vec::new(),
-        }
-    }
-
     /// Parse a JWKS document (`{"keys": [...]}`). Unusable keys are skipped one by one;
     /// keys identical to one in `previous` are reused (their parsed form stays warm).
     pub fn parse(body: &[u8], origin: Origin, previous: Option<&KeySet>) -> Result<KeySet> {
@@ -100,11 +92,6 @@ impl KeySet {
     /// The kids of the usable keys (keys without a kid are left out).
     pub fn kids(&self) -> Vec<String> {
         self.keys.iter().filter_map(|k| k.kid.clone()).collect()
-    }
-
-    /// Number of usable keys.
-    pub fn len(&self) -> usize {
-        self.keys.len()
     }
 
     /// True when no key is usable.
