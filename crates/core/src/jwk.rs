@@ -190,11 +190,14 @@ type Curve = (Family, usize, &'static str);
 
 /// The EC curve named by `crv`, `None` when `crv` is absent.
 fn ec_curve(jwk: &Map<String, Value>) -> Result<Option<Curve>, String> {
-    match jwk.get("crv").and_then(Value::as_str) {
-        Some("P-256") => Ok(Some((Family::EcP256, 32, "P-256"))),
-        Some("P-384") => Ok(Some((Family::EcP384, 48, "P-384"))),
-        Some(other) => Err(format!("unsupported EC curve {other:?}")),
+    match jwk.get("crv") {
         None => Ok(None),
+        Some(Value::String(crv)) => match crv.as_str() {
+            "P-256" => Ok(Some((Family::EcP256, 32, "P-256"))),
+            "P-384" => Ok(Some((Family::EcP384, 48, "P-384"))),
+            other => Err(format!("unsupported EC curve {other:?}")),
+        },
+        Some(_) => Err("\"crv\" is not a string".to_owned()),
     }
 }
 
@@ -327,6 +330,10 @@ mod tests {
             (
                 json!({"kty":"EC","crv":"P-384","x5c":[EC_CERT]}),
                 "does not hold a EC key on P-384",
+            ),
+            (
+                json!({"kty":"EC","crv":7,"x5c":[EC_CERT]}),
+                "\"crv\" is not a string",
             ),
             (json!({"kty":"EC","x5c":[]}), "non-empty array"),
             (json!({"kty":"EC","x5c":[5]}), "non-empty array"),
