@@ -4,7 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::json::object_members;
 
 /// Header parameters registered by RFC 7515/7516: `crit` may not name them.
@@ -109,14 +109,16 @@ pub fn parse(token: &str, max_len: usize) -> Result<Token> {
             format!("token has {count} parts, a compact JWS has 3 (header.payload.signature)")
         }));
     };
-    let header_json = decode_text(h, "header")?;
+    // The JWS shape first (every part strict base64url), then the header, then the payload.
+    let header_bytes = decode(h, "header")?;
+    let payload_bytes = decode(p, "payload")?;
+    let signature = decode(s, "signature")?;
+    let header_json =
+        String::from_utf8(header_bytes).map_err(|_| Error::jws("header is not UTF-8"))?;
     let header = parse_header(&header_json)?;
     let payload_json =
-        decode_text(p, "payload").map_err(|e| Error::new(ErrorCode::JwtInvalid, e.message))?;
+        String::from_utf8(payload_bytes).map_err(|_| Error::jwt("JWT payload is not UTF-8"))?;
     let claims = parse_claims(&payload_json)?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| Error::jws("signature is not valid base64url"))?;
     Ok(Token {
         header,
         claims,
@@ -149,11 +151,10 @@ fn check_alphabet(token: &str) -> Result<()> {
     }
 }
 
-fn decode_text(part: &str, what: &str) -> Result<String> {
-    let bytes = URL_SAFE_NO_PAD
+fn decode(part: &str, what: &str) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
         .decode(part)
-        .map_err(|_| Error::jws(format!("{what} is not valid base64url")))?;
-    String::from_utf8(bytes).map_err(|_| Error::jws(format!("{what} is not UTF-8")))
+        .map_err(|_| Error::jws(format!("{what} is not valid base64url")))
 }
 
 fn parse_header(json: &str) -> Result<Header> {
@@ -252,6 +253,7 @@ fn audience(raw: &RawValue) -> Audience {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn b64(s: &str) -> String {
         URL_SAFE_NO_PAD.encode(s)
@@ -341,6 +343,35 @@ mod tests {
                 tok(r#"{"alg":"RS256","crit":"x"}"#, "{}"),
                 ErrorCode::JwsInvalid,
                 "array",
+            ),
+            (
+                format!("{}.A.{}", b64(r#"{"alg":"RS256"}"#), b64("sig")),
+                ErrorCode::JwsInvalid,
+                "payload is not valid base64url",
+            ),
+            (
+                format!("{}.e30.Ab", b64(r#"{"alg":"RS256"}"#)),
+                ErrorCode::JwsInvalid,
+                "signature is not valid base64url",
+            ),
+            (
+                format!("{}.e30.", URL_SAFE_NO_PAD.encode(b"{\"alg\":\"\xff\"}")),
+                ErrorCode::JwsInvalid,
+                "header is not UTF-8",
+            ),
+            (
+                format!(
+                    "{}.{}.",
+                    b64(r#"{"alg":"RS256"}"#),
+                    URL_SAFE_NO_PAD.encode(b"{\"a\":\"\xff\"}")
+                ),
+                ErrorCode::JwtInvalid,
+                "payload is not UTF-8",
+            ),
+            (
+                format!("{}.{}.A", b64(r#"{"alg":"RS256"}"#), b64("[]")),
+                ErrorCode::JwsInvalid,
+                "signature",
             ),
             (
                 tok(r#"{"alg":"RS256"}"#, "[1]"),
