@@ -296,12 +296,12 @@ mod tests {
         }
     }
 
-    /// A self-signed P-256 certificate (DER, standard base64) and its public point.
-    const EC_CERT: &str = "MIIBbjCCARWgAwIBAgIUMQsW9S9rKGKdq1fapi/sVrRSzMgwCgYIKoZIzj0EAwIwDDEKMAgGA1UEAwwBdDAgFw0yNjExMjkxMTQ2NTNaGA8yMTI2MTEwNTExNDY1M1owDDEKMAgGA1UEAwwBdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABFh/2aYRuEeasZTDmj0aYdx+5KRbtlNg4w+XUbr+1eFFMzCs5uudwJnJxzO9CgSwhki339RrCRSTxMT43r1VGEmjUzBRMB0GA1UdDgQWBBS8nOwkjIv9IGBPkI/rFZaRN5hC2TAfBgNVHSMEGDAWgBS8nOwkjIv9IGBPkI/rFZaRN5hC2TAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCIGaTlS8w4qG3mjMySnzw8WlLoqzfQS2MoqzND3sIDITVAiBBV2XlgdZaoWR3PbuG2NljM6+WxqWBaSCXtNLa7tdijw==";
+    /// A self-signed P-256 certificate (DER, standard base64; made with openssl) and its point.
+    const EC_CERT: &str = include_str!("../tests/fixtures/ec-p256.cert.b64");
     const EC_CERT_X: &str = "WH_ZphG4R5qxlMOaPRph3H7kpFu2U2DjD5dRuv7V4UU";
     const EC_CERT_Y: &str = "MzCs5uudwJnJxzO9CgSwhki339RrCRSTxMT43r1VGEk";
     /// A self-signed Ed25519 certificate and its public key.
-    const ED_CERT: &str = "MIIBLjCB4aADAgECAhRdgea7ONin7OD5AunHXHghbCO0zDAFBgMrZXAwDDEKMAgGA1UEAwwBdDAgFw0yNjExMjkxMTQ2NTRaGA8yMTI2MTEwNTExNDY1NFowDDEKMAgGA1UEAwwBdDAqMAUGAytlcAMhAIOfV6eKMs6ddyu2gewt+E1Pf53MiFJaqI3lLVlsQstWo1MwUTAdBgNVHQ4EFgQUQ3r9N3oYlA+luFhcWwZi9G2mcjYwHwYDVR0jBBgwFoAUQ3r9N3oYlA+luFhcWwZi9G2mcjYwDwYDVR0TAQH/BAUwAwEB/zAFBgMrZXADQQD2VfyG0f6EM6RVr2jR5xqUEGjqNYReOtajyBEyc3Atn9fDLX9jHTHCxIfsFtElJWTYHgPz1OsXfB7alxVFNEsK";
+    const ED_CERT: &str = include_str!("../tests/fixtures/ed25519.cert.b64");
     const ED_CERT_X: &str = "g59Xp4oyzp13K7aB7C34TU9_ncyIUlqojeUtWWxCy1Y";
 
     #[test]
