@@ -1,25 +1,16 @@
 // Findings of the security audit, each through the public API: option values that aborted Node
 // or panicked, keys that verified forgeries, input sizes that cost quadratic time.
-import { test, describe, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { generateKey, signJwt, signRaw, toJwks, b64url } from './support/keys.mjs';
 import { startJwksServer } from './support/jwks-server.mjs';
 import { verifyFails, throwsWith, clockNow } from './support/expect.mjs';
+import { openVerifier as verifier } from './support/verifiers.mjs';
 
 const { Verifier } = createRequire(import.meta.url)('../index.js');
 
 const ISSUER = 'https://issuer.hardening.test';
-const open = [];
-/** A Verifier closed when the file ends. */
-function verifier(options) {
-  const v = new Verifier(options);
-  open.push(v);
-  return v;
-}
-after(() => {
-  for (const v of open) v.close();
-});
 
 function claims(extra = {}) {
   const iat = clockNow();
