@@ -302,6 +302,9 @@ mod tests {
     const EC_CERT_Y: &str = "MzCs5uudwJnJxzO9CgSwhki339RrCRSTxMT43r1VGEk";
     /// A self-signed Ed25519 certificate and its public key.
     const ED_CERT: &str = include_str!("../tests/fixtures/ed25519.cert.b64");
+    /// Self-signed P-384 and RSA 2048 certificates.
+    const EC384_CERT: &str = include_str!("../tests/fixtures/ec-p384.cert.b64");
+    const RSA_CERT: &str = include_str!("../tests/fixtures/rsa2048.cert.b64");
     const ED_CERT_X: &str = "g59Xp4oyzp13K7aB7C34TU9_ncyIUlqojeUtWWxCy1Y";
 
     #[test]
@@ -335,6 +338,14 @@ mod tests {
                 json!({"kty":"EC","crv":7,"x5c":[EC_CERT]}),
                 "\"crv\" is not a string",
             ),
+            (
+                json!({"kty":"EC","crv":"P-256","x5c":[EC384_CERT]}),
+                "does not hold a EC key on P-256",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x5c":[RSA_CERT]}),
+                "does not hold a OKP key",
+            ),
             (json!({"kty":"EC","x5c":[]}), "non-empty array"),
             (json!({"kty":"EC","x5c":[5]}), "non-empty array"),
             (json!({"kty":"EC","x5c":"abc"}), "non-empty array"),
@@ -344,6 +355,11 @@ mod tests {
             assert!(err.contains(fragment), "{jwk}: {err:?} lacks {fragment:?}");
         }
         let usable = [
+            (json!({"kty":"RSA","x5c":[RSA_CERT]}), Algorithm::PS512),
+            (
+                json!({"kty":"EC","crv":"P-384","x5c":[EC384_CERT]}),
+                Algorithm::ES384,
+            ),
             (json!({"kty":"EC","x5c":[EC_CERT]}), Algorithm::ES256),
             (
                 json!({"kty":"EC","crv":"P-256","x5c":[EC_CERT]}),
@@ -459,6 +475,14 @@ mod tests {
             (
                 json!({"kty":"EC","crv":"P-384","x":EC_CERT_X,"y":EC_CERT_Y}),
                 "48 bytes",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x":EC_CERT_X,"y":"AA"}),
+                "32 bytes",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x":"AA","y":EC_CERT_Y}),
+                "32 bytes",
             ),
         ] {
             let err = import(&jwk, Origin::Remote).unwrap_err();

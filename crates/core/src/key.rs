@@ -504,6 +504,22 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_what_the_key_is_never_its_material() {
+        let key = Key::new(
+            Some("k1".into()),
+            Some(Algorithm::HS256),
+            Material::Secret { k: vec![0xab; 32] },
+        )
+        .unwrap();
+        let shown = format!("{key:?}");
+        assert_eq!(
+            shown,
+            "Key { kid: Some(\"k1\"), alg: Some(HS256), kind: \"oct 256 bits\" }"
+        );
+        assert!(!shown.contains("171"), "no secret bytes: {shown}");
+    }
+
+    #[test]
     fn fingerprint_is_stable_and_distinct() {
         let m = Material::Secret { k: vec![1; 32] };
         let a = Key::new(Some("a".into()), None, m.clone()).unwrap();
