@@ -41,13 +41,15 @@ async function setup(t, prefix) {
   // Generous per-call timeout: these tests are about coordination on a loaded 2-core machine, not the timeout
   // (the outage test sets the default 50 ms).
   const shared = { redis: redis.url, secret: SECRET, prefix, timeout: '1s' };
-  return { endpoint, shared };
+  // Waiters wait for the lock holder at most http.timeout: long enough for a starved process on a loaded machine.
+  const http = { timeout: '20s' };
+  return { endpoint, shared, http };
 }
 
 describe('a fleet shares its provider calls', () => {
   test('a cold fleet of 8 processes makes 1 discovery fetch and 1 JWKS fetch', async (t) => {
-    const { shared } = await setup(t, 'cold');
-    const fleet = await startFleet(8, { issuer: server.origin, shared });
+    const { shared, http } = await setup(t, 'cold');
+    const fleet = await startFleet(8, { issuer: server.origin, shared, http });
     t.after(() => fleet.close());
     const tok = token();
     const results = await fleet.all('verify', { tokens: [tok, tok] });
@@ -88,8 +90,8 @@ describe('a fleet shares its provider calls', () => {
   });
 
   test('unknown kids across the fleet: refetches within one cooldown stay at 1-2 in total', async (t) => {
-    const { shared } = await setup(t, 'kids');
-    const fleet = await startFleet(8, { issuer: server.origin, shared });
+    const { shared, http } = await setup(t, 'kids');
+    const fleet = await startFleet(8, { issuer: server.origin, shared, http });
     t.after(() => fleet.close());
     await fleet.all('verify', { tokens: [token()] });
     assert.equal(server.count, 1);
@@ -114,8 +116,8 @@ describe('a fleet shares its provider calls', () => {
   });
 
   test('revalidation: one endpoint call per token per interval for the whole fleet', async (t) => {
-    const { shared, endpoint } = await setup(t, 'live');
-    const fleet = await startFleet(8, { jwksUri: server.url, issuer: server.origin, shared, revalidate: { endpoint: endpoint.url } });
+    const { shared, endpoint, http } = await setup(t, 'live');
+    const fleet = await startFleet(8, { jwksUri: server.url, issuer: server.origin, shared, http, revalidate: { endpoint: endpoint.url } });
     t.after(() => fleet.close());
     const tok = token();
     const results = await fleet.all('verify', { tokens: [tok, tok, tok] });

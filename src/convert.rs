@@ -19,6 +19,10 @@ use crate::errors::settle;
 /// Deepest options object accepted (cycles end here too).
 const MAX_OPTIONS_DEPTH: usize = 16;
 
+/// Longest array accepted in options (`issuers`, `algorithms`, `audience`, `keys.keys`, ...).
+/// A JS array's `length` is not its size in memory: `[]` with `length = 2**32 - 1` is empty.
+const MAX_OPTIONS_ARRAY: u32 = 10_000;
+
 /// The token argument: a string, or ERR_JWS_INVALID.
 pub fn token_string(value: &Unknown<'_>) -> std::result::Result<String, CoreError> {
     let kind = value.get_type().unwrap_or(ValueType::Unknown);
@@ -157,7 +161,14 @@ fn to_json(
             let obj: Object = unsafe { value.cast() }.map_err(|_| unreadable())?;
             if value.is_array().unwrap_or(false) {
                 let len = obj.get_array_length().map_err(|_| unreadable())?;
-                let mut list = Vec::with_capacity(len as usize);
+                if len > MAX_OPTIONS_ARRAY {
+                    return Err(CoreError::options(
+                        path,
+                        format!("has {len} elements, more than the {MAX_OPTIONS_ARRAY} accepted"),
+                    ));
+                }
+                // Grown by what is read, never sized by the `length` JS reports.
+                let mut list = Vec::new();
                 for i in 0..len {
                     let item: Unknown = obj.get_element(i).map_err(|_| unreadable())?;
                     list.push(

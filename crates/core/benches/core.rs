@@ -3,7 +3,6 @@
 
 use std::hint::black_box;
 
-use aws_lc_rs::encoding::AsBigEndian;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
@@ -16,10 +15,13 @@ use jwks_verify_core::token;
 use jwks_verify_core::verifier::{Step, Verifier};
 use serde_json::{json, Value};
 
+/// Signs a message with a freshly generated key.
+type SignFn = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
 struct Signer {
     alg: &'static str,
     jwk: Value,
-    sign: Box<dyn Fn(&[u8]) -> Vec<u8>>,
+    sign: SignFn,
 }
 
 fn b64(bytes: &[u8]) -> String {

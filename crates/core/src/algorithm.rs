@@ -111,11 +111,6 @@ impl Algorithm {
             _ => 32,
         }
     }
-
-    /// Index into per-algorithm tables.
-    pub fn index(self) -> usize {
-        self as usize
-    }
 }
 
 /// The header `alg`, checked against an allow-list.
@@ -150,6 +145,46 @@ mod tests {
             None,
             "names are case-sensitive"
         );
+    }
+
+    #[test]
+    fn hmac_secret_lengths_are_the_hash_sizes() {
+        // A 32-byte secret is enough for HS256 only: HS384 needs 48, HS512 64.
+        let table = [
+            (Algorithm::HS256, 32, true),
+            (Algorithm::HS256, 31, false),
+            (Algorithm::HS384, 32, false),
+            (Algorithm::HS384, 47, false),
+            (Algorithm::HS384, 48, true),
+            (Algorithm::HS512, 32, false),
+            (Algorithm::HS512, 48, false),
+            (Algorithm::HS512, 63, false),
+            (Algorithm::HS512, 64, true),
+        ];
+        for (alg, len, enough) in table {
+            assert_eq!(
+                len >= alg.min_secret_len(),
+                enough,
+                "{alg:?} with {len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn families() {
+        let hmac: Vec<Algorithm> = Algorithm::ALL.into_iter().filter(|a| a.is_hmac()).collect();
+        assert_eq!(hmac, [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
+        assert_eq!(
+            Algorithm::ASYMMETRIC.to_vec(),
+            Algorithm::ALL
+                .into_iter()
+                .filter(|a| !a.is_hmac())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(Algorithm::ES256.family(), Family::EcP256);
+        assert_eq!(Algorithm::ES384.family(), Family::EcP384);
+        assert_eq!(Algorithm::EdDSA.family(), Family::Ed25519);
+        assert_eq!(Algorithm::PS512.family(), Family::Rsa);
     }
 
     #[test]

@@ -383,6 +383,298 @@ mod tests {
         }
     }
 
+    /// `(label, times, clock tolerance, maxTokenAge, expected failure (code, claim))`.
+    type TimeCase = (
+        &'static str,
+        Times,
+        f64,
+        Option<f64>,
+        Option<(ErrorCode, &'static str)>,
+    );
+
+    #[test]
+    fn time_boundaries() {
+        const NOW: f64 = 1_000_000.0;
+        let t = |exp: Option<f64>, nbf: Option<f64>, iat: Option<f64>| Times { exp, nbf, iat };
+        let nbf_fail = Some((ErrorCode::ClaimValidationFailed, "nbf"));
+        let iat_fail = Some((ErrorCode::ClaimValidationFailed, "iat"));
+        let exp_fail = Some((ErrorCode::Expired, "exp"));
+        let too_old = Some((ErrorCode::Expired, "iat"));
+        let cases: Vec<TimeCase> = vec![
+            ("nbf now", t(None, Some(NOW), None), 0.0, None, None),
+            (
+                "nbf now + 1",
+                t(None, Some(NOW + 1.0), None),
+                0.0,
+                None,
+                nbf_fail,
+            ),
+            (
+                "nbf at now + tolerance",
+                t(None, Some(NOW + 10.0), None),
+                10.0,
+                None,
+                None,
+            ),
+            (
+                "nbf within tolerance",
+                t(None, Some(NOW + 5.0), None),
+                10.0,
+                None,
+                None,
+            ),
+            (
+                "nbf one past tolerance",
+                t(None, Some(NOW + 11.0), None),
+                10.0,
+                None,
+                nbf_fail,
+            ),
+            (
+                "nbf past",
+                t(None, Some(NOW - 100.0), None),
+                0.0,
+                None,
+                None,
+            ),
+            ("iat now", t(None, None, Some(NOW)), 0.0, None, None),
+            (
+                "iat now + 1",
+                t(None, None, Some(NOW + 1.0)),
+                0.0,
+                None,
+                iat_fail,
+            ),
+            (
+                "iat at now + tolerance",
+                t(None, None, Some(NOW + 10.0)),
+                10.0,
+                None,
+                None,
+            ),
+            (
+                "iat one past tolerance",
+                t(None, None, Some(NOW + 11.0)),
+                10.0,
+                None,
+                iat_fail,
+            ),
+            (
+                "exp now + 1",
+                t(Some(NOW + 1.0), None, None),
+                0.0,
+                None,
+                None,
+            ),
+            ("exp now", t(Some(NOW), None, None), 0.0, None, exp_fail),
+            (
+                "exp at now - tolerance",
+                t(Some(NOW - 10.0), None, None),
+                10.0,
+                None,
+                exp_fail,
+            ),
+            (
+                "exp just inside tolerance",
+                t(Some(NOW - 9.0), None, None),
+                10.0,
+                None,
+                None,
+            ),
+            (
+                "age = max",
+                t(None, None, Some(NOW - 60.0)),
+                0.0,
+                Some(60.0),
+                None,
+            ),
+            (
+                "age = max + 1",
+                t(None, None, Some(NOW - 61.0)),
+                0.0,
+                Some(60.0),
+                too_old,
+            ),
+            // Tolerance lengthens the accepted age: it is subtracted from the age, not added.
+            (
+                "age = max + tolerance",
+                t(None, None, Some(NOW - 70.0)),
+                10.0,
+                Some(60.0),
+                None,
+            ),
+            (
+                "age = max + tolerance + 1",
+                t(None, None, Some(NOW - 71.0)),
+                10.0,
+                Some(60.0),
+                too_old,
+            ),
+            (
+                "age below max, tolerance",
+                t(None, None, Some(NOW - 55.0)),
+                10.0,
+                Some(60.0),
+                None,
+            ),
+            (
+                "maxTokenAge without iat",
+                t(None, None, None),
+                0.0,
+                Some(60.0),
+                Some((ErrorCode::ClaimValidationFailed, "iat")),
+            ),
+            ("nothing to check", t(None, None, None), 0.0, None, None),
+        ];
+        for (label, times, tolerance, max_age, want) in cases {
+            let rules = ClaimRules {
+                clock_tolerance: tolerance,
+                max_token_age: max_age,
+                ..ClaimRules::default()
+            };
+            let got = check_times(&times, &rules, NOW);
+            match want {
+                None => assert!(got.is_ok(), "{label}: {got:?}"),
+                Some((code, claim)) => {
+                    let err = got.expect_err(label);
+                    assert_eq!(
+                        (err.code, err.claim.as_deref()),
+                        (code, Some(claim)),
+                        "{label}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn claim_types_and_subject() {
+        let run = |edit: &dyn Fn(&mut Claims, &mut ClaimRules)| {
+            let (mut c, mut r) = (claims(&[]), ClaimRules::default());
+            edit(&mut c, &mut r);
+            check(&Text::Absent, &c, &r, 0.0).map(|_| ()).map_err(|e| {
+                (
+                    e.code,
+                    e.claim.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                )
+            })
+        };
+        let invalid = |claim: &str| {
+            Err((
+                ErrorCode::ClaimValidationFailed,
+                claim.to_owned(),
+                "invalid".to_owned(),
+            ))
+        };
+        assert_eq!(run(&|c, _| c.nbf = NumericDate::WrongType), invalid("nbf"));
+        assert_eq!(run(&|c, _| c.iat = NumericDate::WrongType), invalid("iat"));
+        assert_eq!(run(&|c, _| c.sub = Text::WrongType), invalid("sub"));
+        assert_eq!(
+            run(&|c, r| {
+                c.sub = Text::WrongType;
+                r.subject = Some("u".into())
+            }),
+            invalid("sub")
+        );
+        assert_eq!(
+            run(&|_, r| r.subject = Some("u".into())).map_err(|e| e.2),
+            Err("missing".to_owned())
+        );
+        assert!(run(&|c, r| {
+            c.sub = Text::Value("u".into());
+            r.subject = Some("u".into())
+        })
+        .is_ok());
+        assert!(run(&|c, _| c.sub = Text::Value("anyone".into())).is_ok());
+        assert!(
+            run(&|c, _| c.aud = Audience::Values(vec!["x".into()])).is_ok(),
+            "aud is not checked without an audience rule"
+        );
+        let times = check(
+            &Text::Absent,
+            &Claims {
+                exp: NumericDate::Value(5.0),
+                nbf: NumericDate::Value(-3.0),
+                iat: NumericDate::Value(-2.0),
+                ..claims(&[])
+            },
+            &ClaimRules::default(),
+            0.0,
+        )
+        .unwrap();
+        assert_eq!(
+            (times.exp, times.nbf, times.iat),
+            (Some(5.0), Some(-3.0), Some(-2.0))
+        );
+    }
+
+    #[test]
+    fn typ_is_normalised() {
+        for (given, want) in [
+            ("JWT", "jwt"),
+            ("at+JWT", "at+jwt"),
+            ("application/at+jwt", "at+jwt"),
+            ("APPLICATION/AT+JWT", "at+jwt"),
+            ("application/", ""),
+            ("app/jwt", "app/jwt"),
+            ("x-application/jwt", "x-application/jwt"),
+        ] {
+            assert_eq!(normalize_typ(given), want, "{given}");
+        }
+        let rules = ClaimRules {
+            typ: Some("at+jwt".into()),
+            ..ClaimRules::default()
+        };
+        let c = claims(&[]);
+        assert!(check(&Text::Value("Application/AT+jwt".into()), &c, &rules, 0.0).is_ok());
+        let err = check(&Text::WrongType, &c, &rules, 0.0).unwrap_err();
+        assert_eq!(err.reason.as_deref(), Some("check_failed"));
+        let no_rule = ClaimRules::default();
+        assert!(
+            check(&Text::WrongType, &c, &no_rule, 0.0).is_ok(),
+            "typ unchecked without a rule"
+        );
+    }
+
+    #[test]
+    fn durations_in_messages() {
+        for (seconds, want) in [
+            (0.0, "0 s"),
+            (-5.0, "0 s"),
+            (59.4, "59 s"),
+            (60.0, "1 min 0 s"),
+            (3599.0, "59 min 59 s"),
+            (3600.0, "1 h 0 min"),
+            (7500.0, "2 h 5 min"),
+        ] {
+            assert_eq!(ago(seconds), want, "{seconds}");
+        }
+        let rules = ClaimRules {
+            max_token_age: Some(60.0),
+            ..ClaimRules::default()
+        };
+        let old = Times {
+            iat: Some(0.0),
+            ..Times::default()
+        };
+        let err = check_times(&old, &rules, 200.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            "\"iat\" claim timestamp check failed: the token is 3 min 20 s old, maxTokenAge is 60 s"
+        );
+        let future = Times {
+            nbf: Some(130.0),
+            ..Times::default()
+        };
+        let err = check_times(&future, &rules, 10.0).unwrap_err();
+        assert!(
+            err.message.ends_with("valid only in 2 min 0 s"),
+            "{}",
+            err.message
+        );
+    }
+
     #[test]
     fn messages_say_how_much() {
         let mut c = claims(&["exp"]);

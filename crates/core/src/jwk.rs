@@ -80,18 +80,29 @@ pub fn import(jwk: &Value, origin: Origin) -> Result<Key, String> {
             return Err("\"x5c\" certificate does not match the key's own parameters".to_owned())
         }
         (Some(own), _) => own,
-        (None, Some(cert)) => cert,
+        (None, Some(cert)) => {
+            // Only RSA, EC and OKP keys get here (an `oct` key always has its own `k`).
+            let fits_kty = match kty {
+                "RSA" => cert.family() == Family::Rsa,
+                "OKP" => cert.family() == Family::Ed25519,
+                _ => match ec_curve(jwk)? {
+                    Some((family, _, _)) => cert.family() == family,
+                    None => matches!(cert.family(), Family::EcP256 | Family::EcP384),
+                },
+            };
+            if !fits_kty {
+                return Err(format!(
+                    "\"x5c\" certificate does not hold a {kty} key{}",
+                    match jwk.get("crv").and_then(Value::as_str) {
+                        Some(crv) => format!(" on {crv}"),
+                        None => String::new(),
+                    }
+                ));
+            }
+            cert
+        }
         (None, None) => return Err(format!("{kty} key has neither its parameters nor \"x5c\"")),
     };
-    let kty_family_ok = match kty {
-        "RSA" => material.family() == Family::Rsa,
-        "EC" => matches!(material.family(), Family::EcP256 | Family::EcP384),
-        "OKP" => material.family() == Family::Ed25519,
-        _ => true,
-    };
-    if !kty_family_ok {
-        return Err(format!("\"x5c\" certificate does not hold a {kty} key"));
-    }
     Key::new(kid, alg, material)
 }
 
@@ -174,24 +185,29 @@ fn rsa_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
     }
 }
 
+/// An EC curve: its family, coordinate size in bytes, and name.
+type Curve = (Family, usize, &'static str);
+
+/// The EC curve named by `crv`, `None` when `crv` is absent.
+fn ec_curve(jwk: &Map<String, Value>) -> Result<Option<Curve>, String> {
+    match jwk.get("crv") {
+        None => Ok(None),
+        Some(Value::String(crv)) => match crv.as_str() {
+            "P-256" => Ok(Some((Family::EcP256, 32, "P-256"))),
+            "P-384" => Ok(Some((Family::EcP384, 48, "P-384"))),
+            other => Err(format!("unsupported EC curve {other:?}")),
+        },
+        Some(_) => Err("\"crv\" is not a string".to_owned()),
+    }
+}
+
 fn ec_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
-    let crv = jwk.get("crv").and_then(Value::as_str);
-    let (family, size) = match crv {
-        Some("P-256") => (Family::EcP256, 32),
-        Some("P-384") => (Family::EcP384, 48),
-        Some(other) => return Err(format!("unsupported EC curve {other:?}")),
-        None => (Family::EcP256, 0),
-    };
+    let curve = ec_curve(jwk)?;
     match (b64_member(jwk, "x")?, b64_member(jwk, "y")?) {
         (Some(x), Some(y)) => {
-            if crv.is_none() {
-                return Err("EC key without \"crv\"".to_owned());
-            }
+            let (family, size, name) = curve.ok_or("EC key without \"crv\"")?;
             if x.len() != size || y.len() != size {
-                return Err(format!(
-                    "EC coordinates must be {size} bytes for {}",
-                    crv.unwrap_or("")
-                ));
+                return Err(format!("EC coordinates must be {size} bytes for {name}"));
             }
             let mut point = Vec::with_capacity(1 + 2 * size);
             point.push(4);
@@ -278,6 +294,206 @@ mod tests {
             let err = import(&jwk, Origin::Remote).unwrap_err();
             assert!(err.contains(fragment), "{jwk}: {err:?} lacks {fragment:?}");
         }
+    }
+
+    /// A self-signed P-256 certificate (DER, standard base64; made with openssl) and its point.
+    const EC_CERT: &str = include_str!("../tests/fixtures/ec-p256.cert.b64");
+    const EC_CERT_X: &str = "WH_ZphG4R5qxlMOaPRph3H7kpFu2U2DjD5dRuv7V4UU";
+    const EC_CERT_Y: &str = "MzCs5uudwJnJxzO9CgSwhki339RrCRSTxMT43r1VGEk";
+    /// A self-signed Ed25519 certificate and its public key.
+    const ED_CERT: &str = include_str!("../tests/fixtures/ed25519.cert.b64");
+    /// Self-signed P-384 and RSA 2048 certificates.
+    const EC384_CERT: &str = include_str!("../tests/fixtures/ec-p384.cert.b64");
+    const RSA_CERT: &str = include_str!("../tests/fixtures/rsa2048.cert.b64");
+    const ED_CERT_X: &str = "g59Xp4oyzp13K7aB7C34TU9_ncyIUlqojeUtWWxCy1Y";
+
+    #[test]
+    fn kty_must_match_the_x5c_certificate() {
+        let skipped = [
+            (
+                json!({"kty":"RSA","x5c":[EC_CERT]}),
+                "does not hold a RSA key",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x5c":[EC_CERT]}),
+                "does not hold a OKP key",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x5c":[ED_CERT]}),
+                "does not hold a EC key",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x":EC_CERT_Y,"y":EC_CERT_X,"x5c":[EC_CERT]}),
+                "does not match",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"x5c":[ED_CERT]}),
+                "does not match",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-384","x5c":[EC_CERT]}),
+                "does not hold a EC key on P-384",
+            ),
+            (
+                json!({"kty":"EC","crv":7,"x5c":[EC_CERT]}),
+                "\"crv\" is not a string",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x5c":[EC384_CERT]}),
+                "does not hold a EC key on P-256",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x5c":[RSA_CERT]}),
+                "does not hold a OKP key",
+            ),
+            (json!({"kty":"EC","x5c":[]}), "non-empty array"),
+            (json!({"kty":"EC","x5c":[5]}), "non-empty array"),
+            (json!({"kty":"EC","x5c":"abc"}), "non-empty array"),
+        ];
+        for (jwk, fragment) in skipped {
+            let err = import(&jwk, Origin::Remote).unwrap_err();
+            assert!(err.contains(fragment), "{jwk}: {err:?} lacks {fragment:?}");
+        }
+        let usable = [
+            (json!({"kty":"RSA","x5c":[RSA_CERT]}), Algorithm::PS512),
+            (
+                json!({"kty":"EC","crv":"P-384","x5c":[EC384_CERT]}),
+                Algorithm::ES384,
+            ),
+            (json!({"kty":"EC","x5c":[EC_CERT]}), Algorithm::ES256),
+            (
+                json!({"kty":"EC","crv":"P-256","x5c":[EC_CERT]}),
+                Algorithm::ES256,
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x":EC_CERT_X,"y":EC_CERT_Y,"x5c":[EC_CERT]}),
+                Algorithm::ES256,
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x5c":[ED_CERT]}),
+                Algorithm::EdDSA,
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_CERT_X,"x5c":[ED_CERT, "ignored"]}),
+                Algorithm::EdDSA,
+            ),
+        ];
+        for (jwk, alg) in usable {
+            let key = import(&jwk, Origin::Remote).unwrap_or_else(|e| panic!("{jwk}: {e}"));
+            assert!(key.fits(alg), "{jwk}");
+        }
+    }
+
+    #[test]
+    fn ed25519_small_order_keys_are_skipped() {
+        let identity = URL_SAFE_NO_PAD.encode({
+            let mut x = [0u8; 32];
+            x[0] = 1;
+            x
+        });
+        let err = import(
+            &json!({"kty":"OKP","crv":"Ed25519","x":identity}),
+            Origin::Remote,
+        )
+        .unwrap_err();
+        assert!(err.contains("small-order"), "{err}");
+        // The same point in a certificate (we read x5c keys, not their signatures).
+        let mut der = STANDARD.decode(ED_CERT).unwrap();
+        let real = URL_SAFE_NO_PAD.decode(ED_CERT_X).unwrap();
+        let at = der.windows(32).position(|w| w == real).unwrap();
+        der[at..at + 32].copy_from_slice(&URL_SAFE_NO_PAD.decode(&identity).unwrap());
+        let forged_cert = STANDARD.encode(der);
+        let err = import(
+            &json!({"kty":"OKP","crv":"Ed25519","x5c":[forged_cert]}),
+            Origin::Remote,
+        )
+        .unwrap_err();
+        assert!(err.contains("small-order"), "{err}");
+    }
+
+    #[test]
+    fn local_oct_keys_shorter_than_the_hash_are_skipped() {
+        let oct = |len: usize, alg: Option<&str>| {
+            let mut jwk = json!({"kty":"oct","k":URL_SAFE_NO_PAD.encode(vec![9u8; len])});
+            if let Some(alg) = alg {
+                jwk["alg"] = json!(alg);
+            }
+            import(&jwk, Origin::Local)
+        };
+        for (len, alg) in [
+            (1, None),
+            (31, None),
+            (31, Some("HS256")),
+            (32, Some("HS384")),
+            (47, Some("HS384")),
+            (48, Some("HS512")),
+            (63, Some("HS512")),
+        ] {
+            let err = oct(len, alg).unwrap_err();
+            assert!(err.contains("shorter"), "{len} {alg:?}: {err}");
+        }
+        assert!(oct(32, None).unwrap().fits(Algorithm::HS256));
+        assert!(!oct(32, None).unwrap().fits(Algorithm::HS384));
+        assert!(oct(48, Some("HS384")).unwrap().fits(Algorithm::HS384));
+        assert!(oct(64, Some("HS512")).unwrap().fits(Algorithm::HS512));
+        let err = import(&json!({"kty":"oct"}), Origin::Local).unwrap_err();
+        assert!(err.contains("missing \"k\""), "{err}");
+    }
+
+    #[test]
+    fn key_members() {
+        let key = import(
+            &json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"alg":"EdDSA","use":"sig","key_ops":["sign","verify"]}),
+            Origin::Remote,
+        )
+        .unwrap();
+        assert_eq!(key.alg, Some(Algorithm::EdDSA));
+        assert_eq!(key.kid, None);
+        for (jwk, fragment) in [
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"alg":5}),
+                "\"alg\" is not a string",
+            ),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"key_ops":"verify"}),
+                "key_ops",
+            ),
+            (json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"use":5}), "use"),
+            (json!({"kty":"OKP","x":ED_X}), "(none)"),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":5}),
+                "\"x\" is not a string",
+            ),
+            (json!({"kty":"OKP","crv":"Ed25519","x":"a+b/"}), "base64url"),
+            (json!({"crv":"Ed25519","x":ED_X}), "kty"),
+            (json!({"kty":5}), "kty"),
+            (
+                json!({"kty":"EC","x":EC_CERT_X,"y":EC_CERT_Y}),
+                "without \"crv\"",
+            ),
+            (json!({"kty":"EC","crv":"P-256","x":EC_CERT_X}), "both"),
+            (
+                json!({"kty":"EC","crv":"P-384","x":EC_CERT_X,"y":EC_CERT_Y}),
+                "48 bytes",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x":EC_CERT_X,"y":"AA"}),
+                "32 bytes",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x":"AA","y":EC_CERT_Y}),
+                "32 bytes",
+            ),
+        ] {
+            let err = import(&jwk, Origin::Remote).unwrap_err();
+            assert!(err.contains(fragment), "{jwk}: {err:?} lacks {fragment:?}");
+        }
+        let ec = import(
+            &json!({"kty":"EC","crv":"P-256","x":EC_CERT_X,"y":EC_CERT_Y}),
+            Origin::Remote,
+        )
+        .unwrap();
+        assert!(ec.fits(Algorithm::ES256) && !ec.fits(Algorithm::ES384));
     }
 
     #[test]

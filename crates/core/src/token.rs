@@ -4,13 +4,19 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, ErrorCode, Result};
-use crate::json::{object_members, ObjectError};
+use crate::error::{Error, Result};
+use crate::json::object_members;
 
 /// Header parameters registered by RFC 7515/7516: `crit` may not name them.
 const REGISTERED_HEADER_PARAMS: [&str; 13] = [
     "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "enc", "zip",
 ];
+
+/// Most members a protected header may have (real headers have 2 to 5).
+pub const MAX_HEADER_MEMBERS: usize = 64;
+
+/// Most top-level members a JWT payload may have (real payloads have a few dozen).
+pub const MAX_PAYLOAD_MEMBERS: usize = 4096;
 
 /// A string claim or header parameter: absent, a string, or of the wrong JSON type.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -103,14 +109,16 @@ pub fn parse(token: &str, max_len: usize) -> Result<Token> {
             format!("token has {count} parts, a compact JWS has 3 (header.payload.signature)")
         }));
     };
-    let header_json = decode_text(h, "header")?;
+    // The JWS shape first (every part strict base64url), then the header, then the payload.
+    let header_bytes = decode(h, "header")?;
+    let payload_bytes = decode(p, "payload")?;
+    let signature = decode(s, "signature")?;
+    let header_json =
+        String::from_utf8(header_bytes).map_err(|_| Error::jws("header is not UTF-8"))?;
     let header = parse_header(&header_json)?;
     let payload_json =
-        decode_text(p, "payload").map_err(|e| Error::new(ErrorCode::JwtInvalid, e.message))?;
+        String::from_utf8(payload_bytes).map_err(|_| Error::jwt("JWT payload is not UTF-8"))?;
     let claims = parse_claims(&payload_json)?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| Error::jws("signature is not valid base64url"))?;
     Ok(Token {
         header,
         claims,
@@ -143,15 +151,17 @@ fn check_alphabet(token: &str) -> Result<()> {
     }
 }
 
-fn decode_text(part: &str, what: &str) -> Result<String> {
-    let bytes = URL_SAFE_NO_PAD
+fn decode(part: &str, what: &str) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
         .decode(part)
-        .map_err(|_| Error::jws(format!("{what} is not valid base64url")))?;
-    String::from_utf8(bytes).map_err(|_| Error::jws(format!("{what} is not UTF-8")))
+        .map_err(|_| Error::jws(format!("{what} is not valid base64url")))
 }
 
 fn parse_header(json: &str) -> Result<Header> {
-    let members = object_members(json).map_err(|e| Error::jws(format!("protected header {e}")))?;
+    let members = object_members(json, MAX_HEADER_MEMBERS)
+        .map_err(|e| Error::jws(format!("protected header {e}")))?;
+    let mut names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
     let mut header = Header::default();
     for (name, raw) in &members {
         match name.as_str() {
@@ -162,14 +172,15 @@ fn parse_header(json: &str) -> Result<Header> {
             },
             "typ" => header.typ = text(raw),
             "b64" => header.b64 = serde_json::from_str::<bool>(raw.get()).ok(),
-            "crit" => header.crit = Some(parse_crit(raw, &members)?),
+            "crit" => header.crit = Some(parse_crit(raw, &names)?),
             _ => {}
         }
     }
     Ok(header)
 }
 
-fn parse_crit(raw: &RawValue, members: &[(String, &RawValue)]) -> Result<Vec<String>> {
+/// `crit`, checked against the header's member names (`sorted`): one binary search per entry.
+fn parse_crit(raw: &RawValue, sorted: &[&str]) -> Result<Vec<String>> {
     let names: Vec<String> = serde_json::from_str(raw.get())
         .map_err(|_| Error::jws("\"crit\" header parameter must be an array of strings"))?;
     if names.is_empty() {
@@ -181,7 +192,7 @@ fn parse_crit(raw: &RawValue, members: &[(String, &RawValue)]) -> Result<Vec<Str
                 "\"crit\" must not name the registered parameter {name:?}"
             )));
         }
-        if !members.iter().any(|(n, _)| n == name) {
+        if sorted.binary_search(&name.as_str()).is_err() {
             return Err(Error::jws(format!(
                 "\"crit\" names {name:?}, which the header does not contain"
             )));
@@ -191,14 +202,9 @@ fn parse_crit(raw: &RawValue, members: &[(String, &RawValue)]) -> Result<Vec<Str
 }
 
 fn parse_claims(json: &str) -> Result<Claims> {
-    let members = object_members(json).map_err(|e| match e {
-        ObjectError::Syntax | ObjectError::NotObject => Error::jwt(format!("JWT payload {e}")),
-        ObjectError::Duplicate(_) | ObjectError::TooDeep => Error::jwt(format!("JWT payload {e}")),
-    })?;
-    let mut claims = Claims {
-        names: Vec::with_capacity(members.len()),
-        ..Claims::default()
-    };
+    let members = object_members(json, MAX_PAYLOAD_MEMBERS)
+        .map_err(|e| Error::jwt(format!("JWT payload {e}")))?;
+    let mut claims = Claims::default();
     for (name, raw) in &members {
         match name.as_str() {
             "iss" => claims.iss = text(raw),
@@ -225,15 +231,12 @@ fn text(raw: &RawValue) -> Text {
     }
 }
 
+/// Only JSON numbers: serde refuses strings such as `"123"`, and numbers beyond `f64`
+/// (`1e400`) rather than reading them as infinity.
 fn date(raw: &RawValue) -> NumericDate {
-    let s = raw.get();
-    // Only JSON numbers: serde would not turn "123" into a number, but be explicit.
-    if s.starts_with('"') {
-        return NumericDate::WrongType;
-    }
-    match serde_json::from_str::<f64>(s) {
-        Ok(v) if v.is_finite() => NumericDate::Value(v),
-        _ => NumericDate::WrongType,
+    match serde_json::from_str::<f64>(raw.get()) {
+        Ok(v) => NumericDate::Value(v),
+        Err(_) => NumericDate::WrongType,
     }
 }
 
@@ -250,6 +253,7 @@ fn audience(raw: &RawValue) -> Audience {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn b64(s: &str) -> String {
         URL_SAFE_NO_PAD.encode(s)
@@ -341,6 +345,35 @@ mod tests {
                 "array",
             ),
             (
+                format!("{}.A.{}", b64(r#"{"alg":"RS256"}"#), b64("sig")),
+                ErrorCode::JwsInvalid,
+                "payload is not valid base64url",
+            ),
+            (
+                format!("{}.e30.Ab", b64(r#"{"alg":"RS256"}"#)),
+                ErrorCode::JwsInvalid,
+                "signature is not valid base64url",
+            ),
+            (
+                format!("{}.e30.", URL_SAFE_NO_PAD.encode(b"{\"alg\":\"\xff\"}")),
+                ErrorCode::JwsInvalid,
+                "header is not UTF-8",
+            ),
+            (
+                format!(
+                    "{}.{}.",
+                    b64(r#"{"alg":"RS256"}"#),
+                    URL_SAFE_NO_PAD.encode(b"{\"a\":\"\xff\"}")
+                ),
+                ErrorCode::JwtInvalid,
+                "payload is not UTF-8",
+            ),
+            (
+                format!("{}.{}.A", b64(r#"{"alg":"RS256"}"#), b64("[]")),
+                ErrorCode::JwsInvalid,
+                "signature",
+            ),
+            (
                 tok(r#"{"alg":"RS256"}"#, "[1]"),
                 ErrorCode::JwtInvalid,
                 "not a JSON object",
@@ -378,6 +411,131 @@ mod tests {
                 err.message
             );
         }
+    }
+
+    /// `{"alg":"RS256", "x0":0, "x1":1, ...}` with `extra` more members, plus `tail`.
+    fn header_with(extra: usize, tail: &str) -> String {
+        let mut members = vec![r#""alg":"RS256""#.to_owned()];
+        members.extend((0..extra).map(|i| format!("\"x{i}\":{i}")));
+        if !tail.is_empty() {
+            members.push(tail.to_owned());
+        }
+        format!("{{{}}}", members.join(","))
+    }
+
+    /// A payload with `n` distinct members.
+    fn payload_with(n: usize) -> String {
+        let members: Vec<String> = (0..n).map(|i| format!("\"c{i}\":1")).collect();
+        format!("{{{}}}", members.join(","))
+    }
+
+    #[test]
+    fn member_limits_at_and_over_the_boundary() {
+        let big = 1 << 20;
+        let at = parse(&tok(&header_with(MAX_HEADER_MEMBERS - 1, ""), "{}"), big).unwrap();
+        assert_eq!(at.header.alg.as_deref(), Some("RS256"));
+        let err = parse(&tok(&header_with(MAX_HEADER_MEMBERS, ""), "{}"), big).unwrap_err();
+        assert_eq!(err.code, ErrorCode::JwsInvalid);
+        assert_eq!(err.message, "protected header has more than 64 members");
+
+        let header = r#"{"alg":"RS256"}"#;
+        let at = parse(&tok(header, &payload_with(MAX_PAYLOAD_MEMBERS)), big).unwrap();
+        assert_eq!(at.claims.names.len(), MAX_PAYLOAD_MEMBERS);
+        let err = parse(&tok(header, &payload_with(MAX_PAYLOAD_MEMBERS + 1)), big).unwrap_err();
+        assert_eq!(err.code, ErrorCode::JwtInvalid);
+        assert_eq!(err.message, "JWT payload has more than 4096 members");
+    }
+
+    #[test]
+    fn max_token_length_at_and_one_over() {
+        let token = tok(r#"{"alg":"RS256"}"#, "{}");
+        assert!(parse(&token, token.len()).is_ok(), "exactly at the limit");
+        let err = parse(&token, token.len() - 1).unwrap_err();
+        assert_eq!(err.code, ErrorCode::JwsInvalid);
+        assert!(err.message.contains("maxTokenLength"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_audit_token_is_refused_by_count() {
+        // The audit's forged token: 16 KiB of short header member names. Its header is now
+        // refused after reading 65 names, whatever the length limit.
+        let names: Vec<String> = (0..1740).map(|i| format!("\"{i:x}\":0")).collect();
+        let header = format!("{{\"alg\":\"RS256\",{}}}", names.join(","));
+        let err = parse(&tok(&header, "{}"), 1 << 20).unwrap_err();
+        assert_eq!(err.code, ErrorCode::JwsInvalid);
+        assert!(
+            err.message.contains("more than 64 members"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn crit_checks_every_name() {
+        let crit = |names: &str, extra: &str| {
+            parse(
+                &tok(
+                    &format!(r#"{{"alg":"RS256","crit":[{names}]{extra}}}"#),
+                    "{}",
+                ),
+                16384,
+            )
+        };
+        let ok = crit(r#""b","a""#, r#","a":1,"b":2"#).unwrap();
+        assert_eq!(ok.header.crit, Some(vec!["b".to_owned(), "a".to_owned()]));
+        let err = crit(r#""a","c""#, r#","a":1,"b":2"#).unwrap_err();
+        assert!(err.message.contains("\"c\""), "{}", err.message);
+        // A long crit list of present names costs one lookup each.
+        let many = vec![r#""a""#; 2000].join(",");
+        assert!(crit(&many, r#","a":1"#).is_ok());
+        for registered in REGISTERED_HEADER_PARAMS {
+            let err = crit(&format!("{registered:?}"), "").unwrap_err();
+            assert!(err.message.contains("registered"), "{registered}: {err}");
+        }
+    }
+
+    #[test]
+    fn numeric_dates_must_be_finite_json_numbers() {
+        let header = r#"{"alg":"RS256"}"#;
+        let cases = [
+            (r#"{"exp":1e400}"#, NumericDate::WrongType),
+            (r#"{"exp":"5"}"#, NumericDate::WrongType),
+            (r#"{"exp":null}"#, NumericDate::WrongType),
+            (r#"{"exp":[5]}"#, NumericDate::WrongType),
+            (r#"{"exp":5.5}"#, NumericDate::Value(5.5)),
+            (r#"{"exp":-1}"#, NumericDate::Value(-1.0)),
+            (r#"{}"#, NumericDate::Absent),
+        ];
+        for (payload, want) in cases {
+            let t = parse(&tok(header, payload), 16384).unwrap();
+            assert_eq!(t.claims.exp, want, "{payload}");
+        }
+        let t = parse(&tok(header, r#"{"nbf":1,"iat":"2","sub":3}"#), 16384).unwrap();
+        assert_eq!(t.claims.nbf, NumericDate::Value(1.0));
+        assert_eq!(t.claims.iat, NumericDate::WrongType);
+        assert_eq!(t.claims.sub, Text::WrongType);
+        assert_eq!(t.claims.aud, Audience::Absent);
+        let t = parse(&tok(header, r#"{"aud":"a","sub":"s"}"#), 16384).unwrap();
+        assert_eq!(t.claims.aud, Audience::Values(vec!["a".into()]));
+        assert_eq!(t.claims.sub, Text::Value("s".into()));
+        let t = parse(&tok(header, r#"{"aud":["a",1]}"#), 16384).unwrap();
+        assert_eq!(t.claims.aud, Audience::WrongType);
+    }
+
+    #[test]
+    fn header_members() {
+        let t = parse(&tok(r#"{"alg":5,"typ":7,"b64":"no"}"#, "{}"), 16384).unwrap();
+        assert_eq!(t.header.alg, None);
+        assert_eq!(t.header.typ, Text::WrongType);
+        assert_eq!(t.header.b64, None);
+        assert_eq!(t.header.kid, None);
+        assert_eq!(t.header.crit, None);
+        let token = tok(r#"{"alg":"ES256","b64":true}"#, r#"{"a":1}"#);
+        let t = parse(&token, 16384).unwrap();
+        assert_eq!(t.header.b64, Some(true));
+        assert_eq!(t.header_json, r#"{"alg":"ES256","b64":true}"#);
+        assert_eq!(t.payload_json, r#"{"a":1}"#);
+        assert_eq!(&token[..t.signing_len], &token[..token.rfind('.').unwrap()]);
     }
 
     #[test]

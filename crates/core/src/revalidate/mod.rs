@@ -114,11 +114,26 @@ impl Revalidator {
     }
 
     /// The cached answer for `token` at `now`, without I/O (starting a background refresh when
-    /// one is due).
-    pub fn cached(&self, token: &str, now: u64) -> Cached {
-        let Some(check) = self.answers.get(&key(token)) else {
-            return Cached::Pending;
+    /// one is due). `known` is the token's answer slot when the caller kept it (a token-cache
+    /// entry does): the look-up by hash is skipped.
+    pub fn cached(&self, token: &str, now: u64, known: Option<&Slot>) -> Cached {
+        let found;
+        let check = match known {
+            Some(slot) => &slot.0,
+            None => match self.answers.get(&key(token)) {
+                Some(c) => {
+                    found = c;
+                    &found
+                }
+                None => return Cached::Pending,
+            },
         };
+        // The common case: a fresh answer not yet due for refresh needs no token and no lock.
+        if let Some(entry) = check.entry() {
+            if now < entry.refresh_at && now < entry.expires_at {
+                return self.hit(&entry.value);
+            }
+        }
         let _offer = check.source().offer(token);
         match check.peek(now) {
             View::Fresh(entry) => self.hit(&entry.value),
@@ -140,7 +155,7 @@ impl Revalidator {
     /// any number of concurrent verifications of the token). `exp_s` is the token's `exp`
     /// (seconds), which no answer outlives. Inactive: ERR_TOKEN_INACTIVE; no answer to be had:
     /// ERR_REVALIDATION_FAILED.
-    pub async fn check(&self, token: &str, exp_s: Option<f64>) -> Result<Arc<Answer>> {
+    pub async fn check(&self, token: &str, exp_s: Option<f64>) -> Result<(Arc<Answer>, Slot)> {
         let k = key(token);
         let check = self
             .answers
@@ -162,10 +177,11 @@ impl Revalidator {
             .map_err(|_| Error::new(ErrorCode::RevalidationFailed, "the answer cache failed"))?;
         let _offer = check.source().offer(token);
         let now = self.clock.now_ms();
+        let slot = Slot(Arc::clone(&check));
         let answer = match check.peek(now) {
             View::Fresh(entry) => {
                 return match self.hit(&entry.value) {
-                    Cached::Active(a) => Ok(a),
+                    Cached::Active(a) => Ok((a, slot)),
                     _ => Err(inactive()),
                 }
             }
@@ -182,12 +198,17 @@ impl Revalidator {
             View::Missing => check.load().await?,
         };
         if answer.active {
-            Ok(answer)
+            Ok((answer, slot))
         } else {
             Err(inactive())
         }
     }
 }
+
+/// The answer slot of one token, which a token-cache entry keeps so that later verifications
+/// of the token reach its answer without hashing it.
+#[derive(Clone)]
+pub struct Slot(Arc<Refresher<Check>>);
 
 fn inactive() -> Error {
     Error::new(

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::revalidate::{Answer, Cached};
+use crate::revalidate::{Answer, Cached, Slot};
 use crate::verifier::result::Verified;
 use crate::verifier::Inner;
 
@@ -52,12 +52,19 @@ impl Inner {
         Ok(())
     }
 
-    /// Liveness of `token` for issuer `index` from cached answers only.
-    pub(super) fn live_now(&self, index: usize, token: &str, now: u64) -> Result<Now> {
+    /// Liveness of `token` for issuer `index` from cached answers only (`known`: the token's
+    /// answer slot, when its token-cache entry kept one).
+    pub(super) fn live_now(
+        &self,
+        index: usize,
+        token: &str,
+        now: u64,
+        known: Option<&Slot>,
+    ) -> Result<Now> {
         let Some(r) = &self.issuers[index].revalidator else {
             return Ok(Now::Live(None));
         };
-        match r.cached(token, now) {
+        match r.cached(token, now, known) {
             Cached::Active(answer) => Ok(Now::Live(Some(answer))),
             Cached::Inactive(e) => Err(e),
             Cached::Pending => Ok(Now::Pending),
@@ -70,7 +77,7 @@ impl Inner {
         index: usize,
         token: &str,
         exp: Option<f64>,
-    ) -> Result<Option<Arc<Answer>>> {
+    ) -> Result<Option<(Arc<Answer>, Slot)>> {
         match &self.issuers[index].revalidator {
             None => Ok(None),
             Some(r) => r.check(token, exp).await.map(Some),

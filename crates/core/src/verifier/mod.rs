@@ -16,7 +16,7 @@ mod route;
 mod token_cache;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use report::{IssuerHealth, Stats};
 pub use result::Verified;
@@ -31,6 +31,7 @@ use crate::key::Key;
 use crate::key_cache::{Refetch, Usable};
 use crate::keyset::KeySet;
 use crate::options::Options;
+use crate::revalidate::Slot;
 use crate::store::{self, SharedTier};
 use crate::token::{Text, Token};
 use issuer::{Issuer, Keys};
@@ -82,6 +83,9 @@ impl Job {
         result
     }
 }
+
+/// A token-cache hit: the result, its issuer, its `exp`, its liveness answer slot.
+type TokenHit = (Verified, usize, Option<f64>, Option<Slot>);
 
 pub(crate) struct Inner {
     issuers: Vec<Issuer>,
@@ -275,15 +279,15 @@ impl Inner {
     fn begin(self: &Arc<Self>, token: String) -> Result<Step> {
         self.check_open()?;
         let now = self.now();
-        if let Some((hit, issuer, _)) = self.token_cache_hit(&token, now)? {
-            return Ok(match self.live_now(issuer, &token, now)? {
+        if let Some((hit, issuer, _, slot)) = self.token_cache_hit(&token, now)? {
+            return Ok(match self.live_now(issuer, &token, now, slot.as_ref())? {
                 Now::Live(_) => Step::Done(hit),
                 Now::Pending => Step::NeedsLiveness(token),
             });
         }
         if let Some(index) = self.opaque_issuer().filter(|_| is_opaque(&token)) {
             self.check_opaque_shape(&token)?;
-            return Ok(match self.live_now(index, &token, now)? {
+            return Ok(match self.live_now(index, &token, now, None)? {
                 Now::Live(answer) => Step::Done(self.opaque_result(index, answer)),
                 Now::Pending => Step::NeedsLiveness(token),
             });
@@ -293,7 +297,7 @@ impl Inner {
             Lookup::Keys(candidates) => {
                 // A token never verified has no answer cached: it is verified, and only then
                 // revalidated, on the I/O path.
-                if let Now::Pending = self.live_now(issuer, &token, now)? {
+                if let Now::Pending = self.live_now(issuer, &token, now, None)? {
                     return Ok(Step::NeedsLiveness(token));
                 }
                 Ok(Step::Compute(Box::new(Job {
@@ -315,18 +319,33 @@ impl Inner {
     /// then liveness.
     async fn verify_with_io(self: &Arc<Self>, token: String) -> Result<Verified> {
         self.check_open()?;
-        if let Some((hit, issuer, exp)) = self.token_cache_hit(&token, self.now())? {
-            self.live(issuer, &token, exp).await?;
+        if let Some((hit, issuer, exp, _)) = self.token_cache_hit(&token, self.now())? {
+            self.live_and_remembered(issuer, &token, exp).await?;
             return Ok(hit);
         }
         if let Some(index) = self.opaque_issuer().filter(|_| is_opaque(&token)) {
             self.check_opaque_shape(&token)?;
-            let answer = self.live(index, &token, None).await?;
+            let answer = self.live(index, &token, None).await?.map(|(a, _)| a);
             return Ok(self.opaque_result(index, answer));
         }
         let (verified, issuer, exp) = self.verify_signature_with_io(&token).await?;
-        self.live(issuer, &token, exp).await?;
+        self.live_and_remembered(issuer, &token, exp).await?;
         Ok(verified)
+    }
+
+    /// Liveness of a verified JWS token; its answer slot is kept in its token-cache entry.
+    async fn live_and_remembered(
+        &self,
+        issuer: usize,
+        token: &str,
+        exp: Option<f64>,
+    ) -> Result<()> {
+        if let Some((_, slot)) = self.live(issuer, token, exp).await? {
+            if let Some(entry) = self.tokens.as_ref().and_then(|t| t.peek(token)) {
+                let _ = entry.live.set(slot);
+            }
+        }
+        Ok(())
     }
 
     /// For `verifySync` when the endpoint must be asked: a JWS token's signature and claims are
@@ -488,18 +507,15 @@ impl Inner {
                 issuer: index,
                 key: key.fingerprint,
                 created: now,
+                live: OnceLock::new(),
             };
             tokens.insert(token, entry);
         }
         Ok((verified, exp))
     }
 
-    /// A verified token from the token cache: the result, its issuer and its `exp`.
-    fn token_cache_hit(
-        &self,
-        token: &str,
-        now: u64,
-    ) -> Result<Option<(Verified, usize, Option<f64>)>> {
+    /// A verified token from the token cache.
+    fn token_cache_hit(&self, token: &str, now: u64) -> Result<Option<TokenHit>> {
         let Some(tokens) = &self.tokens else {
             return Ok(None);
         };
@@ -523,6 +539,7 @@ impl Inner {
             entry.verified.clone(),
             entry.issuer,
             entry.times.exp,
+            entry.live.get().cloned(),
         )))
     }
 

@@ -2,11 +2,12 @@
 //! `cache.maxAge` after it was made (the claims' own times are rechecked on every hit), and a
 //! hit counts only while the key that verified it is still in the issuer's current key set.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use quick_cache::sync::Cache;
 
 use crate::claims::Times;
+use crate::revalidate::Slot;
 use crate::verifier::result::Verified;
 
 /// One verified token.
@@ -19,6 +20,8 @@ pub struct CachedToken {
     pub key: u64,
     /// When it was verified (epoch ms).
     pub created: u64,
+    /// Its liveness answer slot (`revalidate`), once the endpoint was asked.
+    pub live: OnceLock<Slot>,
 }
 
 /// See the module documentation.
@@ -50,6 +53,11 @@ impl TokenCache {
     /// Drop the entry for `token`.
     pub fn remove(&self, token: &str) {
         self.entries.remove(token);
+    }
+
+    /// The entry of `token`, whatever its age (to attach its liveness slot).
+    pub fn peek(&self, token: &str) -> Option<Arc<CachedToken>> {
+        self.entries.get(token)
     }
 
     /// Remember a verified token.
