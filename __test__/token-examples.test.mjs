@@ -12,6 +12,11 @@ test('examples/genesys-pipeline.mjs: 20 jobs, one token request, exit 0', async 
   });
   assert.equal(code, 0, stdout + stderr);
   assert.match(stdout, /real token URL +https:\/\/login\.mypurecloud\.com\/oauth\/token/);
+  assert.match(
+    stdout,
+    /mypurecloud\.ie +https:\/\/login\.mypurecloud\.ie\/oauth\/token +https:\/\/api\.mypurecloud\.ie$/m,
+    'the region table',
+  );
   assert.match(stdout, /jobs +20 of 20 ok/);
   assert.match(stdout, /token requests +1 for 20 API calls/);
 });

@@ -23,13 +23,9 @@
 // number of jobs in flight small (`concurrency`).
 //
 // Regions: tokens from https://login.<region>/oauth/token, API calls to https://api.<region>, with <region> one of
-// GENESYS_REGIONS of ./genesys-cloud.mjs:
-//   mypurecloud.com     US East (default)        usw2.pure.cloud     US West (Oregon)
-//   cac1.pure.cloud     Canada                   sae1.pure.cloud     South America (Sao Paulo)
-//   mypurecloud.ie      EU (Ireland)             euw2.pure.cloud     EU (London)
-//   mypurecloud.de      EU (Frankfurt)           aps1.pure.cloud     Asia Pacific (Mumbai)
-//   mypurecloud.jp      Asia Pacific (Tokyo)     apne2.pure.cloud    Asia Pacific (Seoul)
-//   mypurecloud.com.au  Asia Pacific (Sydney)
+// GENESYS_REGIONS of ./genesys-cloud.mjs (named there: mypurecloud.com US East, mypurecloud.ie EU Ireland,
+// mypurecloud.de EU Frankfurt, ...); `genesysRegionTable()` below lists both URLs per region, and the local run
+// prints it.
 //
 // Running this file:
 //   node examples/genesys-pipeline.mjs
@@ -55,11 +51,18 @@ export function genesysTokenSourceOptions(region, { clientId, clientSecret }) {
   if (!GENESYS_REGIONS.includes(region)) {
     console.warn(`${region} is not in GENESYS_REGIONS (./genesys-cloud.mjs): check the region domain of your org`);
   }
-  return { tokenUrl: `https://login.${region}/oauth/token`, clientId, clientSecret };
+  return { tokenUrl: genesysTokenUrl(region), clientId, clientSecret };
 }
+
+/** The token endpoint of a region: `https://login.<region>/oauth/token`. */
+export const genesysTokenUrl = (region) => `https://login.${region}/oauth/token`;
 
 /** The API base URL of a region: `https://api.<region>`. */
 export const genesysApiBase = (region) => `https://api.${region}`;
+
+/** `{ region, tokenUrl, apiBase }` for every region of GENESYS_REGIONS. */
+export const genesysRegionTable = () =>
+  GENESYS_REGIONS.map((region) => ({ region, tokenUrl: genesysTokenUrl(region), apiBase: genesysApiBase(region) }));
 
 /**
  * GET `apiBase + path` with the source's token (a 401 gets one retry with a new token); a 429 waits `Retry-After`
@@ -104,6 +107,8 @@ export async function runLocal({ log = console.log } = {}) {
   const real = genesysTokenSourceOptions('mypurecloud.com', { clientId: 'your-client-id', clientSecret: '(from the environment)' });
   log('Genesys Cloud pipeline, run against the embedded issuer and a stand-in API (Genesys Cloud is not contacted)\n');
   log(`  ${'real token URL'.padEnd(24)}${real.tokenUrl}`);
+  for (const row of genesysRegionTable()) log(`  ${row.region.padEnd(24)}${row.tokenUrl}  ${row.apiBase}`);
+  log('');
   try {
     const paths = Array.from({ length: 20 }, (_, i) => `/api/v2/routing/queues/${i + 1}`);
     const outcomes = await runPipeline(tokens, api.url, paths, { concurrency: 5 });
