@@ -293,6 +293,12 @@ export interface TokenSourceOptions {
   http?: HttpOptions
   /** Called on the JS thread; never receives a secret or a token; exceptions thrown here are swallowed. */
   onEvent?: (event: TokenSourceEvent) => void
+  /**
+   * Share tokens with the rest of the fleet through Redis (encrypted with a key derived from `shared.secret`;
+   * keyed by an HMAC of the token URL, client id and what is asked for): one token request per lifetime for the
+   * whole fleet.
+   */
+  shared?: SharedOptions
 }
 
 export interface TokenSourceEvent {

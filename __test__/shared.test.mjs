@@ -40,7 +40,7 @@ async function setup(t, prefix) {
   t.after(() => server.close());
   // Generous per-call timeout: these tests are about coordination on a loaded 2-core machine, not the timeout
   // (the outage test sets the default 50 ms).
-  const shared = { redis: redis.url, secret: SECRET, prefix, timeout: '1s' };
+  const shared = { redis: redis.url, secret: SECRET, prefix, timeout: '5s' };
   // Waiters wait for the lock holder at most http.timeout: long enough for a starved process on a loaded machine.
   const http = { timeout: '20s' };
   return { endpoint, shared, http };
@@ -57,9 +57,10 @@ describe('a fleet shares its provider calls', () => {
       results.flat().every((r) => r.ok),
       JSON.stringify(results.flat().find((r) => !r.ok)),
     );
-    assert.equal(server.countFor(DISCOVERY), 1, 'one discovery fetch for the fleet');
-    assert.equal(server.count, 1, 'one JWKS fetch for the fleet');
     const stats = await fleet.all('stats');
+    const why = JSON.stringify(stats.map((s) => [s.fetches, s.sharedHits, s.sharedMisses, s.sharedErrors, s.lockWaits]));
+    assert.equal(server.countFor(DISCOVERY), 1, `one discovery fetch for the fleet ${why}`);
+    assert.equal(server.count, 1, `one JWKS fetch for the fleet ${why}`);
     assert.equal(
       stats.reduce((n, s) => n + s.fetches, 0),
       1,
@@ -272,5 +273,43 @@ describe('Redis down, hung or back', () => {
     const tok = token();
     await fleet.all('verify', { tokens: [tok] });
     assert.equal(endpoint.countFor(tok), 1, 'sharing resumed');
+  });
+});
+
+describe('client-credentials tokens', () => {
+  test('a fleet of token sources makes one token request, and Redis holds the token only encrypted', async (t) => {
+    const { startOidcProvider, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET } = await import('./support/oidc.mjs');
+    const op = await startOidcProvider();
+    t.after(() => op.close());
+    const { createTokenSource } = await import('../index.js');
+    const shared = { redis: redis.url, secret: SECRET, prefix: 'tokens', timeout: '5s' };
+    const options = {
+      tokenUrl: `${op.issuer}/token`,
+      clientId: OIDC_CLIENT_ID,
+      clientSecret: OIDC_CLIENT_SECRET,
+      shared,
+      http: { timeout: '20s' },
+    };
+    const sources = Array.from({ length: 4 }, () => createTokenSource(options));
+    t.after(() => sources.forEach((s) => s.close()));
+    const tokens = await Promise.all(sources.map((s) => s.getToken()));
+    const requests = op.log.filter((e) => e.path === '/token').length;
+    assert.equal(requests, 1, 'one token request for the four sources');
+    assert.ok(tokens.every((x) => x.accessToken === tokens[0].accessToken));
+    const keys = await redis.keys('tokens:*');
+    assert.ok(
+      keys.some((k) => k.startsWith('tokens:token:')),
+      keys.join(),
+    );
+    for (const k of keys) {
+      const value = (await redis.get(k)).toString('latin1');
+      for (const secret of [tokens[0].accessToken, OIDC_CLIENT_SECRET, OIDC_CLIENT_ID, SECRET])
+        assert.ok(!value.includes(secret) && !k.includes(secret), `${k}`);
+    }
+    // A source with another secret cannot read it: it asks the endpoint itself.
+    const other = createTokenSource({ ...options, shared: { ...shared, secret: 'another-secret-0123456789abcdef-0123' } });
+    t.after(() => other.close());
+    await other.getToken();
+    assert.equal(op.log.filter((e) => e.path === '/token').length, 2);
   });
 });

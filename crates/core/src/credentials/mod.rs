@@ -12,7 +12,7 @@ mod assertion;
 mod options;
 mod secret;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,10 +34,14 @@ use crate::events::EventSink;
 use crate::fetch::{elapsed_ms, Fetcher, Request};
 use crate::http_cache::retry_after;
 use crate::key_cache::CachePolicy;
-use crate::refresh::{Fresh, RefreshPolicy, Refresher, View};
+use crate::refresh::{Fresh, Lifetime, RefreshPolicy, Refresher, View};
+use crate::store::{self, coordinate, Document, SharedTier, Topic};
 
 /// Longest wait between token requests after failures (the wait starts at 1 s and doubles).
 pub const MAX_BACKOFF_MS: u64 = 30_000;
+
+/// The kind of shared-tier entry that holds tokens.
+const SHARED_KIND: &str = "token";
 
 /// The `client_assertion_type` of private_key_jwt.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -138,9 +142,120 @@ pub struct TokenEndpoint {
     fetcher: Fetcher,
     clock: Clock,
     sink: Option<Arc<dyn EventSink<TokenEvent>>>,
+    /// The fleet's shared tier (`shared`): tokens shared encrypted.
+    tier: Option<Arc<SharedTier>>,
+    /// When the token held arrived (epoch ms), as the fleet shares it.
+    last_fetched: AtomicU64,
+}
+
+/// A token as the fleet shares it (encrypted in the shared tier).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SharedToken {
+    access_token: String,
+    token_type: String,
+    expires_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
 }
 
 impl TokenEndpoint {
+    /// What identifies this source's tokens in the fleet: the token URL, the client and what it
+    /// asks for (never its credentials). Only an HMAC of it names the Redis key.
+    fn shared_id(&self, url: &str) -> String {
+        let form: Vec<String> = self.form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{url}\n{}\n{}", self.client_id, form.join("&"))
+    }
+
+    /// A token another process of the fleet got, when it is newer than ours and not yet due
+    /// for refresh.
+    fn adopt(&self, tier: &SharedTier, id: &str, doc: &Document) -> Option<Fresh<Token>> {
+        let now = self.clock.now_ms();
+        let due = doc.refresh_at.min(doc.expires_at);
+        if due <= now || doc.fetched_at <= self.last_fetched.load(Ordering::Relaxed) {
+            return None;
+        }
+        let plain = tier.decrypt(SHARED_KIND, id.as_bytes(), &doc.body)?;
+        let shared: SharedToken = serde_json::from_slice(&plain).ok()?;
+        self.last_fetched.store(doc.fetched_at, Ordering::Relaxed);
+        let token = Token {
+            access_token: Secret::new(shared.access_token),
+            token_type: shared.token_type,
+            expires_at: shared.expires_at,
+            scope: shared.scope,
+        };
+        Some(Fresh::New(
+            Arc::new(token),
+            Lifetime {
+                fresh_ms: doc.expires_at.saturating_sub(now),
+                refresh_after_ms: doc.refresh_at.saturating_sub(now),
+            },
+        ))
+    }
+
+    /// Through the fleet: a fresh token another process shared is taken; else one process asks
+    /// the token endpoint and shares the token, encrypted.
+    async fn fetch_shared(self: Arc<Self>, tier: Arc<SharedTier>) -> Result<Fresh<Token>> {
+        let url = self.url().await.map_err(|e| self.scrub(e))?;
+        let id = self.shared_id(&url);
+        let topic = Topic {
+            kind: SHARED_KIND,
+            id: id.as_bytes(),
+            wait: self.fetcher.options().timeout,
+            keep_ms: 0,
+        };
+        let rate_limited = |secs: u64| {
+            let mut e = Error::new(
+                ErrorCode::TokenRateLimited,
+                "the token endpoint asked the fleet to wait (Retry-After, shared through Redis)",
+            );
+            e.retry_after = Some(secs);
+            e
+        };
+        let provider = || async {
+            let fresh = Arc::clone(&self).fetch_token().await?;
+            let doc = match &fresh {
+                Fresh::New(token, lifetime) => self.document(&tier, &id, token, *lifetime),
+                Fresh::Same(_) => None,
+            };
+            Ok((fresh, doc))
+        };
+        coordinate(
+            &tier,
+            &topic,
+            |doc| self.adopt(&tier, &id, doc),
+            provider,
+            rate_limited,
+        )
+        .await
+    }
+
+    /// The shared, encrypted form of a token that just arrived.
+    fn document(
+        &self,
+        tier: &SharedTier,
+        id: &str,
+        token: &Token,
+        lifetime: Lifetime,
+    ) -> Option<Document> {
+        let now = self.clock.now_ms();
+        self.last_fetched.store(now, Ordering::Relaxed);
+        let shared = SharedToken {
+            access_token: token.access_token.expose().to_owned(),
+            token_type: token.token_type.clone(),
+            expires_at: token.expires_at,
+            scope: token.scope.clone(),
+        };
+        let plain = serde_json::to_vec(&shared).ok()?;
+        Some(Document {
+            body: tier.encrypt(SHARED_KIND, id.as_bytes(), &plain)?,
+            etag: None,
+            last_modified: None,
+            fetched_at: now,
+            expires_at: token.expires_at,
+            refresh_at: now.saturating_add(lifetime.refresh_after_ms),
+        })
+    }
+
     fn issuer(&self) -> Option<&str> {
         match &self.place {
             Where::Url(_) => None,
@@ -301,7 +416,10 @@ impl crate::refresh::Source for TokenEndpoint {
     type Value = Token;
 
     fn fetch(self: Arc<Self>, _: Option<Arc<Token>>) -> BoxFuture<'static, Result<Fresh<Token>>> {
-        self.fetch_token().boxed()
+        match self.tier.clone() {
+            Some(tier) => self.fetch_shared(tier).boxed(),
+            None => self.fetch_token().boxed(),
+        }
     }
 
     fn task_failed(&self) -> Error {
@@ -341,6 +459,11 @@ impl TokenSource {
     ) -> Result<TokenSource> {
         let form = options.form();
         let (http, clock) = (options.http, options.clock);
+        let tier = options
+            .shared
+            .as_ref()
+            .map(|s| store::shared(s, &clock))
+            .transpose()?;
         let place = match options.endpoint {
             Endpoint::Url(url) => Where::Url(url),
             Endpoint::Discovered {
@@ -353,7 +476,7 @@ impl TokenSource {
                     &http,
                     &CachePolicy::default(),
                     &clock,
-                    None,
+                    tier.as_ref(),
                 )?,
                 issuer,
             },
@@ -367,6 +490,8 @@ impl TokenSource {
             fetcher: Fetcher::new(http)?,
             clock: clock.clone(),
             sink,
+            tier,
+            last_fetched: AtomicU64::new(0),
         });
         let policy = RefreshPolicy {
             max_stale_ms: 0,

@@ -12,8 +12,9 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fetch::{check_url, HttpOptions};
 use crate::options::parse_http_section;
 use crate::options::reader::{kind, Field, Object};
+use crate::store::SharedOptions;
 
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "tokenUrl",
     "issuer",
     "clientId",
@@ -27,6 +28,7 @@ const KEYS: [&str; 13] = [
     "refreshBefore",
     "http",
     "onEvent",
+    "shared",
 ];
 
 /// Form parameters the source sets itself; `params` may not name them.
@@ -109,6 +111,8 @@ pub struct SourceOptions {
     pub http: HttpOptions,
     /// The clock; only the addon's test seam sets another than the system clock.
     pub clock: Clock,
+    /// The fleet's shared tier (`shared`): tokens shared encrypted. Defaults to none.
+    pub shared: Option<SharedOptions>,
 }
 
 impl SourceOptions {
@@ -233,6 +237,7 @@ pub fn parse(value: &Value) -> Result<SourceOptions> {
         refresh_before_ms,
         http,
         clock: Clock::system(),
+        shared: crate::options::shared::parse(&o)?,
     })
 }
 

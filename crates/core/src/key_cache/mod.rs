@@ -169,7 +169,7 @@ impl KeyCache {
 
     /// Load keys when none are usable: join the fetch in flight or start one (unless backing off).
     pub async fn load(self: &Arc<Self>) -> Result<Arc<KeySet>> {
-        self.refresher.load().await
+        self.refresher.fresh_or_load().await
     }
 
     /// True when an unknown `kid` may cause a refetch now (or join one in flight).

@@ -124,7 +124,7 @@ impl Endpoint {
         let meta = match discovery::resolved(d, self.clock.now_ms()) {
             Resolved::Ready(meta) => meta,
             Resolved::Failing(e) => return Err(as_failure(e)),
-            Resolved::Missing => d.load().await.map_err(as_failure)?,
+            Resolved::Missing => d.fresh_or_load().await.map_err(as_failure)?,
         };
         meta.introspection_endpoint.clone().ok_or_else(|| {
             Error::new(

@@ -185,7 +185,7 @@ impl Revalidator {
                     _ => Err(inactive()),
                 }
             }
-            View::Stale(entry) => match check.load().await {
+            View::Stale(entry) => match check.fresh_or_load().await {
                 Ok(answer) => answer,
                 // An old "active" answer covers a failing endpoint up to `staleIfError`.
                 Err(_) if entry.value.active => {
@@ -195,7 +195,7 @@ impl Revalidator {
                 Err(e) => return Err(e),
             },
             View::Failing(e) => return Err(e),
-            View::Missing => check.load().await?,
+            View::Missing => check.fresh_or_load().await?,
         };
         if answer.active {
             Ok((answer, slot))

@@ -90,33 +90,27 @@ impl Keys {
         Ok(payload.to_vec())
     }
 
-    /// Encrypt `plain` (the Redis key is the associated data) and seal it.
-    pub fn seal_secret(&self, key: &str, plain: &[u8]) -> Vec<u8> {
+    /// `plain` encrypted for the Redis key `key` (its associated data): base64url of nonce and
+    /// ciphertext. `None` only if the system's random source fails.
+    pub fn encrypt(&self, key: &str, plain: &[u8]) -> Option<String> {
         let mut nonce = [0u8; NONCE_LEN];
-        if SystemRandom::new().fill(&mut nonce).is_err() {
-            return Vec::new(); // never written: `open_secret` refuses an empty value
-        }
+        SystemRandom::new().fill(&mut nonce).ok()?;
         let mut data = plain.to_vec();
-        if self
-            .enc
+        self.enc
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(key.as_bytes()),
                 &mut data,
             )
-            .is_err()
-        {
-            return Vec::new();
-        }
+            .ok()?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&data);
-        self.seal(key, B64.encode(blob).as_bytes())
+        Some(B64.encode(blob))
     }
 
-    /// The plaintext of a sealed, encrypted value read from `key`.
-    pub fn open_secret(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, Refused> {
-        let payload = self.open(key, value)?;
-        let blob = B64.decode(&payload).map_err(|_| Refused::Malformed)?;
+    /// The plaintext of [`Keys::encrypt`]'s output for `key`.
+    pub fn decrypt(&self, key: &str, text: &[u8]) -> Result<Vec<u8>, Refused> {
+        let blob = B64.decode(text).map_err(|_| Refused::Malformed)?;
         if blob.len() < NONCE_LEN {
             return Err(Refused::Malformed);
         }
@@ -128,6 +122,21 @@ impl Keys {
             .open_in_place(nonce, Aad::from(key.as_bytes()), &mut data)
             .map_err(|_| Refused::Undecryptable)?;
         Ok(plain.to_vec())
+    }
+
+    /// Encrypt `plain` for `key` and seal it (an empty value if encryption is impossible,
+    /// which [`Keys::open_secret`] refuses).
+    pub fn seal_secret(&self, key: &str, plain: &[u8]) -> Vec<u8> {
+        match self.encrypt(key, plain) {
+            Some(text) => self.seal(key, text.as_bytes()),
+            None => Vec::new(),
+        }
+    }
+
+    /// The plaintext of a sealed, encrypted value read from `key`.
+    pub fn open_secret(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, Refused> {
+        let payload = self.open(key, value)?;
+        self.decrypt(key, &payload)
     }
 
     fn tag(&self, key: &str, payload: &[u8]) -> hmac::Tag {

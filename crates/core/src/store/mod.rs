@@ -272,6 +272,21 @@ impl SharedTier {
             .await;
     }
 
+    /// `plain` encrypted for the document (`kind`, `id`): for a [`Document`] body that holds a
+    /// secret (client-credentials tokens). Bound to the key, so it cannot be moved.
+    pub fn encrypt(&self, kind: &str, id: &[u8], plain: &[u8]) -> Option<String> {
+        self.keys.encrypt(&self.key(kind, id), plain)
+    }
+
+    /// The plaintext of [`SharedTier::encrypt`]'s output (`None`, counted, when it does not decrypt).
+    pub fn decrypt(&self, kind: &str, id: &[u8], text: &str) -> Option<Vec<u8>> {
+        let plain = self.keys.decrypt(&self.key(kind, id), text.as_bytes()).ok();
+        if plain.is_none() {
+            self.conn.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        plain
+    }
+
     /// Count an accepted entry.
     pub fn hit(&self) {
         self.conn.counters.hits.fetch_add(1, Ordering::Relaxed);

@@ -395,7 +395,7 @@ impl Inner {
                     return Ok((verified, issuer, exp));
                 }
                 Lookup::Discover(d) => {
-                    d.load().await?;
+                    d.fresh_or_load().await?;
                 }
                 Lookup::Load(cache) => {
                     cache.load().await?;
@@ -551,7 +551,7 @@ impl Inner {
                 Err(e) if e.code == ErrorCode::NoMatchingKey => return Ok(()),
                 Err(e) => return Err(e),
                 Ok(Keys::Discover(discovery)) => {
-                    discovery.load().await?;
+                    discovery.fresh_or_load().await?;
                 }
                 Ok(Keys::Cache(cache)) => {
                     return match cache.usable(now) {
