@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { generateKey, signJwt, signRaw, toJwks, b64url } from './support/keys.mjs';
 import { startJwksServer } from './support/jwks-server.mjs';
-import { verifyFails, throwsWith, clockNow } from './support/expect.mjs';
+import { verifyFails, rejectsWith, throwsWith, clockNow } from './support/expect.mjs';
 import { openVerifier as verifier } from './support/verifiers.mjs';
 
 const { Verifier } = createRequire(import.meta.url)('../index.js');
@@ -96,11 +96,9 @@ describe('Ed25519 small-order public keys are never used', () => {
   });
 
   test('a local key set holding only the identity point is refused at construction', () => {
-    throwsWith(
-      () => new Verifier({ issuer: ISSUER, keys: { keys: [identityJwk('id')] }, algorithms: ['EdDSA'] }),
-      'ERR_INVALID_OPTIONS',
-      { message: /small-order/ },
-    );
+    throwsWith(() => new Verifier({ issuer: ISSUER, keys: { keys: [identityJwk('id')] }, algorithms: ['EdDSA'] }), 'ERR_INVALID_OPTIONS', {
+      message: /small-order/,
+    });
   });
 });
 
@@ -154,5 +152,56 @@ describe('member counts are bounded', () => {
       message: /more than 4096 members/,
     });
     assert.equal((await v.verify(signRaw(key, header, payload(4096)))).payload.sub, 'user-1');
+  });
+});
+
+describe("each Verifier's own HTTP policy holds for what it trusts", () => {
+  test('shared key caches are per HTTP policy: a small maxBytes is never bypassed by keys another Verifier fetched', async (t) => {
+    const key = generateKey('ES256', { kid: 'policy-1' });
+    const big = { keys: [key.jwk], pad: 'x'.repeat(4000) };
+    const srv = await startJwksServer({ jwks: big });
+    t.after(() => srv.close());
+    const roomy = verifier({ issuer: ISSUER, jwksUri: srv.url });
+    await roomy.verify(signJwt(key, claims()));
+    const strict = verifier({ issuer: ISSUER, jwksUri: srv.url, http: { maxBytes: 1000 } });
+    await rejectsWith(() => strict.verify(signJwt(key, claims())), 'ERR_JWKS_INVALID', { message: /maxBytes/ });
+    assert.equal(srv.count, 2, 'the strict Verifier fetched under its own limit');
+  });
+
+  test('http.headers go only to the configured origin, never to the host a redirect names', async (t) => {
+    const key = generateKey('ES256', { kid: 'redirect-1' });
+    const target = await startJwksServer({ jwks: toJwks(key) });
+    const front = await startJwksServer({ jwks: toJwks(key) });
+    t.after(() => Promise.all([target.close(), front.close()]));
+    front.setMode({ type: 'redirect', location: target.url });
+    const v = verifier({ issuer: ISSUER, jwksUri: front.url, http: { headers: { 'x-api-key': 'for-the-front-only' } } });
+    await v.verify(signJwt(key, claims()));
+    assert.equal(front.log[0].headers['x-api-key'], 'for-the-front-only');
+    assert.equal(target.count, 1);
+    assert.equal(target.log[0].headers['x-api-key'], undefined, 'not forwarded to another origin');
+  });
+
+  test('a kid longer than 1024 characters is refused without a refetch, and not remembered', async (t) => {
+    const key = generateKey('ES256', { kid: 'short' });
+    const srv = await startJwksServer({ jwks: toJwks(key) });
+    t.after(() => srv.close());
+    const v = verifier({ issuer: ISSUER, jwksUri: srv.url });
+    await v.ready();
+    const long = signJwt(key, claims(), { kid: 'k'.repeat(5000) });
+    await verifyFails(v, long, 'ERR_JWKS_NO_MATCHING_KEY', { message: /5000 characters/ });
+    assert.equal(srv.count, 1, 'no refetch');
+  });
+
+  test("jwksUri without issuer: one 'warning' event says iss is not checked", async (t) => {
+    const key = generateKey('ES256', { kid: 'tenant' });
+    const srv = await startJwksServer({ jwks: toJwks(key) });
+    t.after(() => srv.close());
+    const events = [];
+    const v = verifier({ jwksUri: srv.url, onEvent: (e) => events.push(e) });
+    await v.verify(signJwt(key, claims({ iss: 'https://any-tenant.example' })));
+    const warnings = events.filter((e) => e.type === 'warning');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0].error.message, /without "issuer".*not checked/);
+    assert.equal(warnings[0].jwksUri, srv.url);
   });
 });

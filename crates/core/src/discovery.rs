@@ -13,7 +13,7 @@ use crate::fetch::{check_url, Fetched, Fetcher, HttpOptions};
 use crate::http_cache::Validators;
 use crate::key_cache::CachePolicy;
 use crate::refresh::{Fresh, Lifetime, RefreshPolicy, Refresher, Source, View};
-use crate::registry::{client_identity, intern, Registry};
+use crate::registry::{client_identity, intern, ClientIdentity, Registry};
 use crate::store::{coordinate, Document, SharedTier, Topic};
 
 /// How long a discovery document is used before it is refreshed (in the background).
@@ -195,14 +195,7 @@ pub fn url_of(issuer: &str) -> String {
     )
 }
 
-type DiscoveryId = (
-    String,
-    String,
-    Vec<(String, String)>,
-    Option<String>,
-    usize,
-    usize,
-);
+type DiscoveryId = (String, String, ClientIdentity, usize, usize);
 static REGISTRY: Registry<DiscoveryId, Discovery> = OnceLock::new();
 
 /// The process-wide discovery state of (discovery URL, issuer, headers, CA, clock). Failures
@@ -216,13 +209,11 @@ pub fn shared(
     clock: &Clock,
     tier: Option<&Arc<SharedTier>>,
 ) -> Result<Arc<Discovery>> {
-    let (headers, ca) = client_identity(http);
     let tier_id = tier.map_or(0, |t| Arc::as_ptr(t) as usize);
     let id = (
         url.to_owned(),
         issuer.to_owned(),
-        headers,
-        ca,
+        client_identity(http),
         clock.id(),
         tier_id,
     );

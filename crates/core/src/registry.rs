@@ -11,11 +11,23 @@ use crate::fetch::HttpOptions;
 /// A registry: a lazily created map of weak references.
 pub(crate) type Registry<K, V> = OnceLock<Mutex<HashMap<K, Weak<V>>>>;
 
-/// The part of the HTTP options that makes requests differ: headers (sorted) and extra CAs.
-pub(crate) fn client_identity(http: &HttpOptions) -> (Vec<(String, String)>, Option<String>) {
+/// Everything of the HTTP options that decides what a client fetches and what it trusts:
+/// headers (sorted), extra CAs, and the policy (`allowHttp`, `maxBytes`, `timeout`). State made
+/// under one policy is never handed to a user of another (an https-only Verifier never uses
+/// keys another fetched over plain http; a small `maxBytes` is never bypassed).
+pub(crate) type ClientIdentity = (Vec<(String, String)>, Option<String>, bool, usize, u128);
+
+/// The [`ClientIdentity`] of `http`.
+pub(crate) fn client_identity(http: &HttpOptions) -> ClientIdentity {
     let mut headers = http.headers.clone();
     headers.sort();
-    (headers, http.ca.clone())
+    (
+        headers,
+        http.ca.clone(),
+        http.allow_http,
+        http.max_bytes,
+        http.timeout.as_millis(),
+    )
 }
 
 /// The live value for `id`, or a new one from `make`. The flag is true when it already existed.

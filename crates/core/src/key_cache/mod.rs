@@ -21,7 +21,7 @@ use crate::events::{Event, EventKind, EventSink};
 use crate::fetch::{Fetcher, HttpOptions};
 use crate::keyset::{KeySet, SkippedKey};
 use crate::refresh::{Refresher, View};
-use crate::registry::{client_identity, intern, Registry};
+use crate::registry::{client_identity, intern, ClientIdentity, Registry};
 use crate::store::SharedTier;
 use kid_guard::KidGuard;
 use source::JwksSource;
@@ -248,9 +248,9 @@ impl KeyCache {
     }
 }
 
-/// What makes two users of a JWKS URL interchangeable: the URL, the request headers, the
-/// extra CA, the clock (state made under a test clock is never shared) and the shared tier.
-type CacheId = (String, Vec<(String, String)>, Option<String>, usize, usize);
+/// What makes two users of a JWKS URL interchangeable: the URL, the HTTP client's identity
+/// and policy, the clock (state made under a test clock is never shared) and the shared tier.
+type CacheId = (String, ClientIdentity, usize, usize);
 
 static REGISTRY: Registry<CacheId, KeyCache> = OnceLock::new();
 
@@ -263,9 +263,8 @@ pub fn shared(
     clock: &Clock,
     tier: Option<&Arc<SharedTier>>,
 ) -> Result<(Arc<KeyCache>, bool)> {
-    let (headers, ca) = client_identity(http);
     let tier_id = tier.map_or(0, |t| Arc::as_ptr(t) as usize);
-    let id = (url.to_owned(), headers, ca, clock.id(), tier_id);
+    let id = (url.to_owned(), client_identity(http), clock.id(), tier_id);
     let (cache, existed) = intern(&REGISTRY, id, || {
         Ok(KeyCache::new(
             url.to_owned(),

@@ -27,10 +27,11 @@ use crate::claims;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::EventSink;
+use crate::events::{Event, EventKind};
 use crate::key::Key;
 use crate::key_cache::{Refetch, Usable};
 use crate::keyset::KeySet;
-use crate::options::Options;
+use crate::options::{KeySource, Options};
 use crate::revalidate::Slot;
 use crate::store::{self, SharedTier};
 use crate::token::{Text, Token};
@@ -125,6 +126,13 @@ impl Verifier {
             .iter()
             .map(|opts| Issuer::new(opts, &options, sink.clone(), tier.clone()))
             .collect::<Result<Vec<Issuer>>>()?;
+        if let Some(sink) = &sink {
+            for opts in options.issuers.iter().filter(|i| i.issuer.is_none()) {
+                if let KeySource::Remote(url) = &opts.source {
+                    sink.emit(unchecked_issuer_warning(url));
+                }
+            }
+        }
         let tier_subscription = match (&tier, &sink) {
             (Some(t), Some(sink)) => Some(t.subscribe(Arc::clone(sink))),
             _ => None,
@@ -247,6 +255,18 @@ impl Verifier {
     pub fn clock(&self) -> &Clock {
         &self.inner.options.clock
     }
+}
+
+/// The warning for a JWKS configured without `issuer`: `iss` is not checked.
+fn unchecked_issuer_warning(url: &str) -> Event {
+    let mut event = Event::new(EventKind::Warning, url);
+    event.error = Some(Error::new(
+        ErrorCode::InvalidOptions,
+        format!(
+            "jwksUri {url} is configured without \"issuer\": the tokens' \"iss\" is not checked, so a JWKS shared by several tenants accepts every tenant's tokens; set \"issuer\" unless that is intended"
+        ),
+    ));
+    event
 }
 
 impl Drop for Inner {

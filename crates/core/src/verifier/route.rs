@@ -148,6 +148,17 @@ impl Inner {
                 if !found.is_empty() {
                     return Ok(Lookup::Keys(found));
                 }
+                if let Some(long) = kid.filter(|k| k.len() > MAX_KID_LEN) {
+                    // No provider publishes such kids: never worth a refetch, nor memory.
+                    let shown: String = long.chars().take(32).collect();
+                    return Err(Error::new(
+                        ErrorCode::NoMatchingKey,
+                        format!(
+                            "no key matches the token's kid ({shown:?}…, {} characters: kids longer than {MAX_KID_LEN} are refused without a refetch)",
+                            long.len()
+                        ),
+                    ));
+                }
                 if cache.may_refetch(kid, now) {
                     return Ok(Lookup::Refetch(cache));
                 }
@@ -163,6 +174,9 @@ impl Inner {
         }
     }
 }
+
+/// Longest `kid` that may cause a refetch (or be remembered as missing).
+pub const MAX_KID_LEN: usize = 1024;
 
 /// ERR_JWKS_NO_MATCHING_KEY for a token's `kid` (or its absence), with `detail` appended.
 pub fn no_matching_key(kid: Option<&str>, alg: Algorithm, detail: &str) -> Error {
