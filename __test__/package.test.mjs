@@ -36,6 +36,7 @@ test('the tarball ships the addon and the entry points, and nothing of the sourc
     'lib/fastify.d.ts',
     'lib/apollo.js',
     'lib/apollo.d.ts',
+    'lib/load.js',
     'bin/jwks-verify.js',
   ]) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
