@@ -1,58 +1,44 @@
 // The published package: `npm pack`, then install the tarball into a fresh project and use it end to end.
 // Hermetic: the tarball has no dependencies and is installed --offline with a private npm cache; Express (and the
-// TypeScript types) come from this checkout's node_modules through symlinks.
+// TypeScript types) come from this checkout's node_modules through symlinks (support/pack.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, symlinkSync, existsSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generateKey, signJwt, toJwks, now } from './support/keys.mjs';
 import { startJwksServer } from './support/jwks-server.mjs';
+import { startNode } from './support/run-node.mjs';
+import { packWorkspace, packTarball, installTarball, sh, TSC } from './support/pack.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const NODE_MODULES = join(ROOT, 'node_modules');
-const work = mkdtempSync(join(tmpdir(), 'jwks-verify-pack-'));
-const env = {
-  ...process.env,
-  npm_config_cache: join(work, 'npm-cache'),
-  npm_config_offline: 'true',
-  npm_config_audit: 'false',
-  npm_config_fund: 'false',
-  npm_config_update_notifier: 'false',
-  npm_config_loglevel: 'error',
-};
-
-function sh(cmd, args, opts = {}) {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, timeout: 120_000, maxBuffer: 32 << 20, encoding: 'utf8', ...opts }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr, err });
-    });
-  });
-}
-
+const ws = packWorkspace('jwks-verify-pack');
 let pack; // { ok, reason, tgz, files }
 
 before(async () => {
-  const r = await sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: ROOT });
-  if (r.code !== 0 || r.err?.code === 'ENOENT') {
-    pack = { ok: false, reason: `npm pack is not possible here: ${(r.stderr || r.err?.message || '').trim().split('\n')[0]}` };
-    return;
-  }
-  const [info] = JSON.parse(r.stdout);
-  pack = { ok: true, tgz: join(work, info.filename), files: info.files.map((f) => f.path) };
+  pack = await packTarball(ws);
 });
 
-after(() => {
-  rmSync(work, { recursive: true, force: true });
-});
+after(() => ws.cleanup());
 
 test('the tarball ships the addon and the entry points, and nothing of the sources or tests', (t) => {
   if (!pack.ok) return t.skip(pack.reason);
   const files = pack.files;
-  assert.ok(files.some((f) => /^[^/]+\.node$/.test(f)), `a .node addon at the top level: ${files.join(', ')}`);
-  for (const f of ['package.json', 'index.js', 'index.d.ts', 'lib/express.js', 'lib/express.d.ts', 'lib/fastify.js', 'lib/fastify.d.ts', 'lib/apollo.js', 'lib/apollo.d.ts', 'bin/jwks-verify.js']) {
+  assert.ok(
+    files.some((f) => /^[^/]+\.node$/.test(f)),
+    `a .node addon at the top level: ${files.join(', ')}`,
+  );
+  for (const f of [
+    'package.json',
+    'index.js',
+    'index.d.ts',
+    'lib/express.js',
+    'lib/express.d.ts',
+    'lib/fastify.js',
+    'lib/fastify.d.ts',
+    'lib/apollo.js',
+    'lib/apollo.d.ts',
+    'lib/load.js',
+    'bin/jwks-verify.js',
+  ]) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
   }
   for (const f of files) {
@@ -63,21 +49,9 @@ test('the tarball ships the addon and the entry points, and nothing of the sourc
 
 test('installed from the tarball into a fresh project: an Express app through jwks-verify/express, the CLI, the types', async (t) => {
   if (!pack.ok) return t.skip(pack.reason);
-  const app = join(work, 'consumer');
-  mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
-  const install = await sh('npm', ['install', '--no-package-lock', '--ignore-scripts', pack.tgz], { cwd: app });
-  assert.equal(install.code, 0, `npm install of the tarball: ${install.stderr}`);
-  const installed = join(app, 'node_modules', 'jwks-verify');
+  const { app, installed } = await installTarball(ws, pack.tgz, { link: ['express', '@types/node', '@types/express'] });
   assert.ok(existsSync(join(installed, 'lib', 'express.js')));
   assert.ok(!existsSync(join(installed, 'src')), 'no sources installed');
-  // Express and the types from this checkout (no registry needed)
-  for (const dep of ['express', '@types/node', '@types/express']) {
-    const target = join(NODE_MODULES, dep);
-    const link = join(app, 'node_modules', dep);
-    mkdirSync(join(link, '..'), { recursive: true });
-    if (!existsSync(link)) symlinkSync(target, link, 'dir');
-  }
 
   writeFileSync(
     join(app, 'server.mjs'),
@@ -102,31 +76,19 @@ process.on('SIGTERM', () => { server.close(); verifier.close(); server.closeAllC
   const jwks = await startJwksServer({ jwks: toJwks(key) });
   t.after(() => jwks.close());
   const issuer = 'https://consumer-issuer.test/';
-  const child = spawn(process.execPath, ['server.mjs'], {
+  const { child, value: ready } = await startNode(['server.mjs'], {
     cwd: app,
-    env: { ...process.env, ISSUER: issuer, JWKS_URI: jwks.url },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ISSUER: issuer, JWKS_URI: jwks.url },
+    ready: ({ stdout }) => {
+      const m = /READY (.*)\n/.exec(stdout);
+      return m && JSON.parse(m[1]);
+    },
   });
   t.after(() => child.kill('SIGKILL'));
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const ready = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`the consumer app did not start: ${stderr}`)), 20_000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /READY (.*)\n/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(JSON.parse(m[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the consumer app exited with ${code}: ${stderr}`));
-    });
-  });
-  assert.ok(realpathSync(ready.resolved).startsWith(realpathSync(installed)), `jwks-verify/express resolved from the installed copy: ${ready.resolved}`);
+  assert.ok(
+    realpathSync(ready.resolved).startsWith(realpathSync(installed)),
+    `jwks-verify/express resolved from the installed copy: ${ready.resolved}`,
+  );
   const base = `http://127.0.0.1:${ready.port}`;
   const t0 = now();
   const token = signJwt(key, { iss: issuer, aud: 'consumer-api', sub: 'erin', iat: t0, exp: t0 + 120 });
@@ -147,11 +109,11 @@ process.on('SIGTERM', () => { server.close(); verifier.close(); server.closeAllC
 
   // the bin is linked and runs
   const bin = join(app, 'node_modules', '.bin', 'jwks-verify');
-  const decoded = await sh(bin, ['decode', token], { cwd: app });
+  const decoded = await sh(bin, ['decode', token], { cwd: app, env: ws.env });
   assert.equal(decoded.code, 0, decoded.stderr);
   assert.match(decoded.stdout, /UNVERIFIED/);
   assert.match(decoded.stdout, /"sub": "erin"/);
-  const verified = await sh(bin, ['verify', token, '--issuer', issuer, '--jwks-uri', jwks.url, '--json'], { cwd: app });
+  const verified = await sh(bin, ['verify', token, '--issuer', issuer, '--jwks-uri', jwks.url, '--json'], { cwd: app, env: ws.env });
   assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   assert.equal(JSON.parse(verified.stdout).payload.sub, 'erin');
 
@@ -168,8 +130,19 @@ app.get('/', requireScope('a'), (req, res) => { const sub: unknown = req.auth?.p
   );
   writeFileSync(
     join(app, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: ['node'], skipLibCheck: false }, files: ['check.mts'] }),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        strict: true,
+        noEmit: true,
+        types: ['node'],
+        skipLibCheck: false,
+      },
+      files: ['check.mts'],
+    }),
   );
-  const tsc = await sh(process.execPath, [join(NODE_MODULES, 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: app });
+  const tsc = await sh(process.execPath, [TSC['5.9'], '-p', 'tsconfig.json'], { cwd: app });
   assert.equal(tsc.code, 0, `tsc: ${tsc.stdout}${tsc.stderr}`);
 });

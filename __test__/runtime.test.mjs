@@ -152,9 +152,12 @@ describe('process lifetime', () => {
     const srv = await startJwksServer({ jwks: toJwks(key) });
     try {
       const file = path.join(dir, name);
-      await writeFile(file, `import { createRequire } from 'node:module';
+      await writeFile(
+        file,
+        `import { createRequire } from 'node:module';
 const { Verifier } = createRequire(import.meta.url)(process.env.ADDON);
-${script}`);
+${script}`,
+      );
       const run = await runNode([file], { env: { ADDON, ISSUER, JWKS_URI: srv.url, TOKEN: token('child') } });
       assert.equal(run.signal, null, `killed: still running after 20 s; stderr: ${run.stderr}`);
       assert.equal(run.code, 0, run.stderr);
@@ -215,10 +218,13 @@ console.log(JSON.stringify({ a: a.payload.sub, b: b.payload.sub, clock: typeof a
     assert.deepEqual(JSON.parse(run.stdout), { a: 'by-name', b: 'by-name', clock: 'undefined', testClock: 'function' });
   });
 
-  test('the exports map names index.js and index.d.ts for the root', () => {
-    const pkg = createRequire(import.meta.url)('../package.json');
+  test("the exports map names lib/load.js and index.d.ts for the root; it exports napi's index.js as it is", () => {
+    const require = createRequire(import.meta.url);
+    const pkg = require('../package.json');
     assert.equal(pkg.name, 'jwks-verify');
-    assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', default: './index.js' });
-    assert.equal(createRequire(import.meta.url).resolve('jwks-verify'), ADDON);
+    assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', default: './lib/load.js' });
+    assert.equal(pkg.main, 'lib/load.js');
+    assert.equal(require.resolve('jwks-verify'), fileURLToPath(new URL('../lib/load.js', import.meta.url)));
+    assert.equal(require('jwks-verify'), require(ADDON));
   });
 });

@@ -84,7 +84,7 @@ class KeysUnavailableError extends Error {}
 // ---------------------------------------------------------------- small helpers
 
 /** The addon, loaded when first needed: `decode` works without it. */
-const engine = () => require('../index.js')
+const engine = () => require('../lib/load.js')
 
 /**
  * `text` safe for a terminal: C0 and C1 control characters, DEL, and the Unicode line separators and bidi controls

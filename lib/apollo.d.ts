@@ -1,4 +1,5 @@
 // Types of jwks-verify/apollo (Apollo Server 4/5 context helper).
+/// <reference types="node" />
 import type { IncomingMessage } from 'node:http'
 import type { Verifier, VerifierOptions, JwtPayload } from '../index'
 import type { AuthInfo, EntryOptions } from './express'
@@ -42,7 +43,10 @@ declare namespace authContext {
    * Throws UNAUTHENTICATED (401) without a verified token, FORBIDDEN (403, insufficient_scope) when the token lacks
    * one of `scopes` (`scope` claim, space-separated, or `scp`); returns `ctx.auth`.
    */
-  export function requireScope(ctx: { auth?: AuthInfo | null } | null | undefined, ...scopes: Array<string | string[]>): AuthInfo
+  export function requireScope(
+    ctx: { auth?: AuthInfo | null } | null | undefined,
+    ...scopes: Array<string | string[]>
+  ): AuthInfo
 
   export { authContext, authContext as default, AuthInfo }
 }

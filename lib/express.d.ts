@@ -1,4 +1,5 @@
 // Types of jwks-verify/express (Express 4/5 and Connect middleware).
+/// <reference types="node" />
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Verifier, VerifierOptions, JwtPayload, VerifyResult } from '../index'
 
@@ -60,7 +61,8 @@ declare namespace authenticate {
   /** Reads an Authorization header value: `{ token }`, `{ missing: true }` or `{ malformed: reason }`. */
   export function parseAuthorization(
     value: string | string[] | undefined | null,
-  ): { token: string; missing?: undefined; malformed?: undefined }
+  ):
+    | { token: string; missing?: undefined; malformed?: undefined }
     | { missing: true; token?: undefined; malformed?: undefined }
     | { malformed: string; token?: undefined; missing?: undefined }
 
@@ -71,7 +73,11 @@ declare namespace authenticate {
   export function failureAnswer(err: unknown, options?: { realm?: string; retryAfter?: number }): Answer | null
 
   /** null when `auth` grants every scope; else the 401 / 403 answer. */
-  export function scopeAnswer(auth: AuthInfo | null | undefined, scopes: string[], options?: { realm?: string }): Answer | null
+  export function scopeAnswer(
+    auth: AuthInfo | null | undefined,
+    scopes: string[],
+    options?: { realm?: string },
+  ): Answer | null
 
   /** A `WWW-Authenticate: Bearer …` value with the given auth-params (quoted, `"` and `\` escaped). */
   export function challenge(params?: { realm?: string; error?: string; description?: string; scope?: string }): string

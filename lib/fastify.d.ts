@@ -1,4 +1,5 @@
 // Types of jwks-verify/fastify (Fastify 4/5 plugin).
+/// <reference types="node" />
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Verifier, VerifierOptions } from '../index'
 import type { AuthInfo, EntryOptions } from './express'

@@ -174,7 +174,10 @@ function scopeAnswer(auth, scopes, { realm } = {}) {
 
 /** Flattens `requireScope('a', 'b')`, `requireScope(['a', 'b'])` and `requireScope('a b')` into `['a', 'b']`. */
 function scopeList(args) {
-  const scopes = args.flat(Infinity).flatMap((s) => String(s).split(' ')).filter(Boolean)
+  const scopes = args
+    .flat(Infinity)
+    .flatMap((s) => String(s).split(' '))
+    .filter(Boolean)
   if (scopes.length === 0) throw new TypeError('requireScope: name at least one scope')
   return scopes
 }
@@ -211,7 +214,7 @@ function resolveOptions(options, name) {
     }
   } else {
     // The addon is loaded when first needed: the CLI reads this module without it (decode, inspect).
-    const { Verifier } = require('../index.js')
+    const { Verifier } = require('./load.js')
     verifier = new Verifier(verifierOptions) // throws ERR_INVALID_OPTIONS naming a wrong option
     owned = true
   }

@@ -32,3 +32,39 @@ export function runNode(args, { cwd = PACKAGE_ROOT, env = {}, killAfterMs = 20_0
     });
   });
 }
+
+/**
+ * Starts `node ...args` as a long-running child (a server) in `cwd` with `env` added to `process.env`. Resolves
+ * `{ child, value, output }` once `ready(output)` gives a truthy `value` (it is called, and awaited, every 50 ms, with
+ * `output` = `{ stdout, stderr }` so far); rejects naming the child's stderr when it exits first or `timeoutMs`
+ * passes. Stop it with `child.kill()` (e.g. in `t.after`).
+ */
+export function startNode(args, { cwd = PACKAGE_ROOT, env = {}, ready, timeoutMs = 20_000 }) {
+  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d) => (output.stdout += d));
+  child.stderr.on('data', (d) => (output.stderr += d));
+  let exited = null;
+  child.once('exit', (code, signal) => (exited = { code, signal }));
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const poll = async () => {
+      if (exited) return reject(new Error(`node ${args.join(' ')} exited (${JSON.stringify(exited)}): ${output.stderr}`));
+      if (Date.now() - started > timeoutMs) {
+        child.kill('SIGKILL');
+        return reject(new Error(`node ${args.join(' ')} was not ready after ${timeoutMs} ms: ${output.stderr}`));
+      }
+      let value;
+      try {
+        value = await ready(output);
+      } catch (err) {
+        child.kill('SIGKILL');
+        return reject(err);
+      }
+      if (value) resolve({ child, value, output });
+      else setTimeout(poll, 50);
+    };
+    child.once('error', reject);
+    poll();
+  });
+}
