@@ -835,6 +835,14 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.TestClock = nativeBinding.TestClock
+module.exports.TokenSource = nativeBinding.TokenSource
 module.exports.Verifier = nativeBinding.Verifier
-module.exports.advanceClockForTests = nativeBinding.advanceClockForTests
+module.exports.algorithms = nativeBinding.algorithms
+module.exports.createTokenSource = nativeBinding.createTokenSource
 module.exports.createVerifier = nativeBinding.createVerifier
+module.exports.errorCodes = nativeBinding.errorCodes
+module.exports.explainKeys = nativeBinding.explainKeys
+module.exports.fetchJson = nativeBinding.fetchJson
+module.exports.parseDuration = nativeBinding.parseDuration
+module.exports.urlRefusal = nativeBinding.urlRefusal

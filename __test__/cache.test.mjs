@@ -3,7 +3,7 @@
 // requests (304). Every test starts its own JWKS server (a fresh URL, so a fresh process-wide key cache) and
 // asserts how many requests that server saw.
 //
-// Time: the addon's clock is moved with `advanceClock` (process-wide, forward only); tokens are dated on that
+// Time: the Verifiers read the test clock (`testClock`, see support/expect.mjs), moved with `advanceClock` (forward only); tokens are dated on that
 // clock (`clockMs`), so each test works whatever the tests before it advanced.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +29,10 @@ test('cold start: 1,000 concurrent verifications make exactly one fetch', async 
   const key = ed();
   const { server, make } = await setup(t, [key]);
   const v = make();
-  const results = await verifyAll(v, many(1000, () => token(key)));
+  const results = await verifyAll(
+    v,
+    many(1000, () => token(key)),
+  );
   assert.equal(server.count, 1, 'requests to the JWKS endpoint');
   assert.equal(results[999].payload.sub, 'user-1');
   assert.equal(results[0].issuer, ISSUER);
@@ -45,7 +48,10 @@ test('5,000 verifications within maxAge make no further fetch (also at 80 % of m
   assert.equal(server.count, 1);
   for (let round = 0; round < 10; round++) {
     if (round === 5) advance(80_000); // still fresh, and before the 90 % refresh-ahead point
-    await verifyAll(v, many(500, () => token(key)));
+    await verifyAll(
+      v,
+      many(500, () => token(key)),
+    );
   }
   await settle();
   assert.equal(server.count, 1, 'requests after 5,000 verifications within maxAge');
@@ -57,13 +63,22 @@ test('refresh ahead: after 90 % of maxAge the first verification starts one back
   const v = make();
   await v.verify(token(key));
   advance(85_000);
-  await verifyAll(v, many(50, () => token(key)));
+  await verifyAll(
+    v,
+    many(50, () => token(key)),
+  );
   await settle();
   assert.equal(server.count, 1, 'no refresh before 90 % of maxAge');
   advance(6_000); // 91 s of 100
-  await verifyAll(v, many(200, () => token(key)));
+  await verifyAll(
+    v,
+    many(200, () => token(key)),
+  );
   await waitFor(() => server.count >= 2, 'the refresh-ahead request');
-  await verifyAll(v, many(200, () => token(key)));
+  await verifyAll(
+    v,
+    many(200, () => token(key)),
+  );
   await settle();
   assert.equal(server.count, 2, 'exactly one refresh for many verifications');
 });
@@ -83,9 +98,15 @@ test('stale-while-revalidate: after maxAge, verifications succeed at once with t
   const elapsed = Date.now() - started;
   assert.ok(elapsed < delayMs - 300, `verifications waited for the refresh: ${elapsed} ms (refresh takes ${delayMs} ms)`);
   await waitFor(() => server.count >= 2, 'the background refresh');
-  await verifyAll(v, many(300, () => token(key))); // while the refresh is in flight
+  await verifyAll(
+    v,
+    many(300, () => token(key)),
+  ); // while the refresh is in flight
   await landed(v); // the slow answer lands
-  await verifyAll(v, many(300, () => token(key))); // fresh again
+  await verifyAll(
+    v,
+    many(300, () => token(key)),
+  ); // fresh again
   await settle();
   assert.equal(server.count, 2, 'one refresh, not one per verification');
 });
@@ -103,11 +124,17 @@ async function checkRefreshPoint(t, { cache, cacheControl, quietMs, dueMs, notYe
   const v = make();
   await v.verify(token(key));
   advance(quietMs);
-  await verifyAll(v, many(20, () => token(key)));
+  await verifyAll(
+    v,
+    many(20, () => token(key)),
+  );
   await settle();
   assert.equal(server.count, 1, notYet);
   advance(dueMs);
-  await verifyAll(v, many(20, () => token(key)));
+  await verifyAll(
+    v,
+    many(20, () => token(key)),
+  );
   await waitFor(() => server.count === 2, due);
 }
 
@@ -325,9 +352,15 @@ async function checkNotModifiedRefresh(server, v, key, requestHeader, expected) 
   await waitFor(() => v.stats().notModified === 1, 'stats().notModified === 1');
 
   // keys stay, and the 304 renewed freshness: no fetch for most of another maxAge
-  await verifyAll(v, many(20, () => token(key)));
+  await verifyAll(
+    v,
+    many(20, () => token(key)),
+  );
   advance(45_000);
-  await verifyAll(v, many(20, () => token(key)));
+  await verifyAll(
+    v,
+    many(20, () => token(key)),
+  );
   await settle();
   assert.equal(server.count, 2, 'the 304 renewed freshness');
 }
@@ -372,7 +405,16 @@ test('two Verifiers on one URL share one cache: one fetch', async (t) => {
   const { server, make } = await setup(t, [key], { cache: { maxAge: 600 } });
   const v1 = make();
   const v2 = make({}, createVerifier);
-  await Promise.all([verifyAll(v1, many(100, () => token(key))), verifyAll(v2, many(100, () => token(key)))]);
+  await Promise.all([
+    verifyAll(
+      v1,
+      many(100, () => token(key)),
+    ),
+    verifyAll(
+      v2,
+      many(100, () => token(key)),
+    ),
+  ]);
   assert.equal(server.count, 1);
   await v2.ready();
   await v1.ready();
@@ -397,7 +439,11 @@ test("the first Verifier's cache options win for a shared URL; a later one with 
   await other.verify(token(key));
   await waitFor(() => server.count === 2, "a refresh on the first Verifier's schedule");
   await settle();
-  assert.deepEqual(sameEvents.filter((e) => e.type === 'warning'), [], 'same options: no warning');
+  assert.deepEqual(
+    sameEvents.filter((e) => e.type === 'warning'),
+    [],
+    'same options: no warning',
+  );
 });
 
 test('caches are per (URL, http.headers): other headers on the same URL make a separate cache', async (t) => {
@@ -427,6 +473,28 @@ test('verifySync on a cold cache: ERR_JWKS_NOT_LOADED, never more than one load;
   assert.equal(server.count, 1);
   assert.equal(v.verifySync(tk).payload.sub, 'user-1');
   assert.equal(server.count, 1);
+});
+
+test('verifySync after ready() with an unknown kid: ERR_JWKS_NO_MATCHING_KEY (not NOT_LOADED), and a background refetch finds a new key', async (t) => {
+  const key = ed();
+  const { server, make } = await setup(t, [key]);
+  const v = make();
+  await v.ready();
+  const late = ed();
+  const tk = token(late);
+  assert.throws(() => v.verifySync(tk), errorWith('ERR_JWKS_NO_MATCHING_KEY', { kid: late.kid }));
+  await waitFor(() => server.count === 2, 'the background refetch');
+  server.setJwks(toJwks(key, late));
+  advance(31_000); // past the cooldown: the next refetch may run
+  assert.throws(() => v.verifySync(tk), errorWith('ERR_JWKS_NO_MATCHING_KEY'));
+  await waitFor(() => {
+    try {
+      return v.verifySync(tk).payload.sub === 'user-1';
+    } catch {
+      return false;
+    }
+  }, 'the published key');
+  assert.equal(server.count, 3);
 });
 
 test('discovery documents are cached like keys (24 h), the JWKS on its own schedule', async (t) => {
@@ -478,7 +546,10 @@ test('a verification is never blocked by a fetch in progress when keys are cache
   assert.ok(Date.now() - started < 500, `the first stale verification took ${Date.now() - started} ms`);
   await waitFor(() => server.count === 2, 'the (stalled) refresh request');
   started = Date.now();
-  await verifyAll(v, many(100, () => token(key)));
+  await verifyAll(
+    v,
+    many(100, () => token(key)),
+  );
   assert.equal(v.verifySync(token(key)).payload.sub, 'user-1');
   assert.ok(Date.now() - started < 1000, `verifications during the stalled refresh took ${Date.now() - started} ms`);
   assert.equal(server.count, 2, 'one refresh in flight, no more');

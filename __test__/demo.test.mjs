@@ -76,40 +76,69 @@ test('npm run demo: examples/demo.mjs exits 0 and shows every scenario', async (
   assert.match(lineIn(stdout, '8. close()', 'verify(token) after close()'), /rejected\s+ERR_VERIFIER_CLOSED/);
 });
 
-test('examples/scayle.mjs runs against the embedded issuer and exits 0', async () => {
+test('examples/scayle.mjs runs against the embedded issuer and its validation endpoint and exits 0', async () => {
   const { code, stdout, stderr } = await runExample('examples/scayle.mjs', ['--local']);
   assert.equal(code, 0, `scayle.mjs exited ${code}\n${stdout}\n${stderr}`);
-  assert.match(stdout, /verify\(token\)\s+ok/);
+  assert.doesNotMatch(stdout, /UNEXPECTED/);
+  assert.match(stdout, /token header\s+\{"alg":"RS256","typ":"JWT"\} \(no kid\)/);
+  assert.match(stdout, /verify\(token\)\s+ok\s+sub customer-42, aud 5, header\.kid none/);
+  assert.match(stdout, /3 more verify\(token\)\s+endpoint asked 1 time/);
   assert.match(stdout, /keys kept for\s+600 s/);
+  assert.match(stdout, /verify\(revoked token\)\s+rejected ERR_TOKEN_INACTIVE/);
+  assert.match(stdout, /revoke\(token\), verify\(token\)\s+ok/);
+  assert.match(stdout, /5 min later: verify\(token\)\s+rejected ERR_TOKEN_INACTIVE/);
   assert.match(stdout, /local options\s+.*"jwksUri":"http:\/\/127\.0\.0\.1:\d+\/jwks\.json"/);
+  assert.match(stdout, /local options\s+.*"endpoint":"http:\/\/127\.0\.0\.1:\d+\/v1\/oauth\/token\/validate"/);
 });
 
-test('examples/genesys-cloud.mjs runs against the embedded issuer (x5c keys) and exits 0', async () => {
+test('examples/genesys-cloud.mjs runs against the embedded issuer (opaque tokens, tokens/me, x5c keys) and exits 0', async () => {
   const { code, stdout, stderr } = await runExample('examples/genesys-cloud.mjs');
   assert.equal(code, 0, `genesys-cloud.mjs exited ${code}\n${stdout}\n${stderr}`);
+  assert.doesNotMatch(stdout, /UNEXPECTED/);
   assert.match(stdout, /published key members\s+.*x5c/);
   assert.doesNotMatch(stdout, /published key members\s+.*\bn\b/);
-  assert.match(stdout, /verify\(token\)\s+ok\s+client_id demo/);
+  assert.match(stdout, /access token\s+opaque/);
+  assert.match(stdout, /verify\(token\)\s+ok\s+client demo, scope conversations users:readonly, header null/);
+  assert.match(stdout, /tokens\/me asked\s+1 time\(s\), GET \/api\/v2\/tokens\/me\?preserveIdleTTL=true/);
+  assert.match(stdout, /verify\(revoked token\)\s+rejected ERR_TOKEN_INACTIVE/);
+  assert.match(stdout, /verify\(JWS signed by x5c key\)\s+ok/);
   assert.match(stdout, /iss without trailing slash\s+rejected ERR_JWT_CLAIM_VALIDATION_FAILED \(claim iss\)/);
+});
+
+test('examples/introspection.mjs runs against oidc-provider (opaque tokens, RFC 7662, RFC 7009) and exits 0', async () => {
+  const { code, stdout, stderr } = await runExample('examples/introspection.mjs');
+  assert.equal(code, 0, `introspection.mjs exited ${code}\n${stdout}\n${stderr}`);
+  assert.doesNotMatch(stdout, /UNEXPECTED/);
+  assert.match(stdout, /verify\(token\)\s+ok\s+active true, client_id jwks-verify-test-client/);
+  assert.match(stdout, /endpoint from discovery\s+1 discovery request, 1 introspection/);
+  assert.match(stdout, /verify\(token\) at once\s+ok/);
+  assert.match(stdout, /5 min later: verify\(token\)\s+rejected ERR_TOKEN_INACTIVE/);
+  assert.match(stdout, /introspections\s+2 in all/);
+  assert.doesNotMatch(stdout + stderr, /jwks-verify-test-client-secret/, 'the client secret is never printed');
 });
 
 test('provider recipes export the real-provider options', () => {
   assert.deepEqual(genesysCloud, {
     issuer: 'https://api.mypurecloud.com/',
     jwksUri: 'https://login.mypurecloud.com/oauth2/jwks',
+    revalidate: { endpoint: 'https://api.mypurecloud.com/api/v2/tokens/me?preserveIdleTTL=true', opaque: true },
   });
   assert.deepEqual(genesysCloudOptions('mypurecloud.de'), {
     issuer: 'https://api.mypurecloud.de/',
     jwksUri: 'https://login.mypurecloud.de/oauth2/jwks',
+    revalidate: { endpoint: 'https://api.mypurecloud.de/api/v2/tokens/me?preserveIdleTTL=true', opaque: true },
   });
-  for (const region of ['usw2.pure.cloud', 'mypurecloud.ie', 'mypurecloud.de', 'mypurecloud.jp', 'mypurecloud.com.au']) {
+  assert.equal(GENESYS_REGIONS.length, 15);
+  for (const region of ['usw2.pure.cloud', 'mypurecloud.ie', 'mypurecloud.de', 'mypurecloud.jp', 'mypurecloud.com.au', 'use2.us-gov-pure.cloud', 'mec1.pure.cloud']) {
     assert.ok(GENESYS_REGIONS.includes(region), region);
   }
-  assert.deepEqual(scayleOptions('acme', 'https://example.test/'), {
-    issuer: 'https://example.test/',
+  assert.deepEqual(scayleOptions('acme', { audience: '5' }), {
     jwksUri: 'https://acme.auth.scayle.cloud/.well-known/jwks.json',
+    audience: '5',
     cache: { maxAge: '10m' },
+    revalidate: { endpoint: 'https://acme.auth.scayle.cloud/v1/oauth/token/validate', interval: '5m' },
   });
+  assert.equal(scayleOptions('acme').audience, undefined);
   assert.throws(() => scayleOptions('evil.example/x', 'i'), TypeError);
 });
 
@@ -241,5 +270,41 @@ test('embedded issuer: x5c-only keys, other algorithms, trailing-slash issuer', 
     } finally {
       await idp.close();
     }
+  }
+});
+
+test('embedded issuer: validation endpoints (SCAYLE and Genesys shapes) and opaque tokens', async () => {
+  const idp = await startIssuer({ opaqueTokens: true });
+  try {
+    const bearer = (token) => ({ headers: { authorization: `Bearer ${token}` } });
+    const signed = idp.sign();
+    assert.equal((await fetch(idp.validateUrl, bearer(signed))).status, 200);
+    assert.equal((await fetch(idp.validateUrl, { ...bearer(signed), method: 'POST' })).status, 200);
+    assert.equal((await fetch(idp.validateUrl, bearer('never-issued'))).status, 401);
+    assert.equal((await fetch(idp.validateUrl)).status, 401);
+    assert.equal((await fetch(idp.validateUrl, bearer(idp.sign({}, { expiresIn: -1 })))).status, 401, 'expired');
+
+    const res = await fetch(idp.tokenEndpoint, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('demo:demo-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&scope=a%20b',
+    });
+    const { access_token: opaque, expires_in: expiresIn } = await res.json();
+    assert.ok(!opaque.includes('.'));
+    assert.equal(expiresIn, 86399);
+    const me = await fetch(`${idp.tokensMeUrl}?preserveIdleTTL=true`, bearer(opaque));
+    assert.equal(me.status, 200);
+    const body = await me.json();
+    assert.deepEqual([body.OAuthClient.id, body.authorizedScope], ['demo', ['a', 'b']]);
+    assert.equal((await fetch(idp.tokensMeUrl, { ...bearer(opaque), method: 'HEAD' })).status, 200);
+    idp.revoke(opaque);
+    idp.revoke(signed);
+    assert.equal((await fetch(idp.tokensMeUrl, bearer(opaque))).status, 401);
+    assert.equal((await fetch(idp.validateUrl, bearer(signed))).status, 401);
+    assert.equal(idp.validationLog.length, 9);
+    assert.deepEqual(idp.validationLog[5], { path: '/api/v2/tokens/me', method: 'GET', query: '?preserveIdleTTL=true' });
+    assert.ok(!JSON.stringify(idp.validationLog).includes(opaque), 'the log keeps no token');
+  } finally {
+    await idp.close();
   }
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { generateKey, signJwt, signRaw, toJwks, b64url } from './support/keys.mjs';
 import { startJwksServer } from './support/jwks-server.mjs';
-import { verifyFails, rejectsWith, throwsWith, errorWith, advanceClock, clockNow } from './support/expect.mjs';
+import { verifyFails, rejectsWith, throwsWith, errorWith, advanceClock, clockNow, testClock } from './support/expect.mjs';
 
 const { Verifier, createVerifier } = createRequire(import.meta.url)('../index.js');
 
@@ -14,9 +14,9 @@ const rsa = generateKey('RS256');
 const ec = generateKey('ES256');
 
 const open = [];
-/** A Verifier closed when the file ends. */
+/** A Verifier on the test clock, closed when the file ends. */
 function verifier(options) {
-  const v = new Verifier(options);
+  const v = new Verifier({ testClock, ...options });
   open.push(v);
   return v;
 }
@@ -324,7 +324,7 @@ describe('ERR_VERIFIER_CLOSED', () => {
     const srv = await startJwksServer({ jwks: toJwks(rsa) });
     try {
       const token = signJwt(rsa, claims());
-      const v = new Verifier({ issuer: ISSUER, jwksUri: srv.url });
+      const v = new Verifier({ issuer: ISSUER, jwksUri: srv.url, testClock });
       const other = verifier({ issuer: ISSUER, jwksUri: srv.url });
       await v.verify(token);
       v.close();

@@ -30,7 +30,7 @@ test('require("jwks-verify") and import("jwks-verify") expose the same names', a
   assert.deepEqual(esmNames, cjsNames);
   for (const name of cjsNames) assert.equal(esm[name], cjs[name], name);
   assert.equal(esm.default, cjs);
-  for (const name of ['Verifier', 'createVerifier']) assert.equal(typeof cjs[name], 'function', name);
+  for (const name of ['Verifier', 'createVerifier', 'TokenSource', 'createTokenSource']) assert.equal(typeof cjs[name], 'function', name);
 });
 
 test('the runtime names declared in index.d.ts equal the runtime exports', () => {
@@ -59,7 +59,7 @@ test('the entry points: CommonJS and ESM agree, and their declarations match', a
     }
     assert.equal(cjs[main], cjs);
     // the .d.ts declares each of them (namespace members, plus the main function and its default alias)
-    const dts = read(`${entry}.d.ts`);
+    const dts = read(`lib/${entry}.d.ts`);
     assert.match(dts, new RegExp(`^declare function ${main}\\b`, 'm'), `${entry}.d.ts declares ${main}`);
     assert.match(dts, new RegExp(`^export = ${main}$`, 'm'));
     assert.match(dts, new RegExp(`export \\{ ${main}, ${main} as default`), `${entry}.d.ts default alias`);
@@ -68,20 +68,21 @@ test('the entry points: CommonJS and ESM agree, and their declarations match', a
   }
 });
 
-test('package.json: every export target exists and is shipped by "files"; bin is cli.js', () => {
+test('package.json: every export target exists and is shipped by "files"; bin is bin/jwks-verify.js', () => {
   const targets = [];
   for (const [subpath, target] of Object.entries(pkg.exports)) {
     if (typeof target === 'string') targets.push(target);
     else targets.push(target.types, target.default);
     assert.ok(subpath === '.' || subpath.startsWith('./'), subpath);
   }
-  const files = pkg.files.map((f) => new RegExp(`^${f.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`));
+  // an entry ending in "/" ships the whole folder
+  const files = pkg.files.map((f) => new RegExp(`^${f.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}${f.endsWith('/') ? '' : '$'}`));
   for (const t of targets) {
     const file = t.replace(/^\.\//, '');
     assert.ok(existsSync(new URL(file, root)), `${t} exists`);
     if (file !== 'package.json') assert.ok(files.some((re) => re.test(file)), `${t} is in "files"`);
   }
-  assert.equal(pkg.bin['jwks-verify'].replace(/^\.\//, ''), 'cli.js');
+  assert.equal(pkg.bin['jwks-verify'].replace(/^\.\//, ''), 'bin/jwks-verify.js');
   assert.equal(require('jwks-verify/package.json').name, 'jwks-verify');
-  assert.throws(() => require('jwks-verify/cli.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+  assert.throws(() => require('jwks-verify/bin/jwks-verify.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
 });

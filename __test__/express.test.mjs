@@ -3,7 +3,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import express from 'express';
-import { Verifier, advanceClockForTests } from 'jwks-verify';
+import { Verifier } from 'jwks-verify';
+import { advanceClock } from './support/expect.mjs';
 import authenticateDefault, { authenticate, requireScope, parseAuthorization, challenge } from 'jwks-verify/express';
 import { generateKey, signJwt, now } from './support/keys.mjs';
 import { httpHarness, get, bearer } from './support/http-harness.mjs';
@@ -252,7 +253,7 @@ test('keys cached, then the provider fails: requests keep passing on the last go
   const url = await startApp(authenticate({ verifier: newVerifier(flaky.url, { cache: { maxAge: 60 } }) }));
   assert.equal((await get(`${url}/api/me`, bearer(signJwt(key, claims())))).status, 200);
   flaky.setMode({ type: 'status', status: 500 });
-  advanceClockForTests(120_000); // keys past maxAge: stale, still served
+  advanceClock(120_000); // keys past maxAge: stale, still served
   const t = now() + 120;
   const r = await get(`${url}/api/me`, bearer(signJwt(key, claims({ iat: t, exp: t + 300 }))));
   assert.equal(r.status, 200, JSON.stringify(r.body));

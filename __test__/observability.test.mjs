@@ -2,12 +2,13 @@
 // token cache as seen through stats().tokenCacheHits. Every test starts its own JWKS server (a fresh process-wide
 // key cache) and asserts the requests it saw.
 //
-// Time: the addon's clock is moved with `advanceClock` (process-wide, forward only); tokens are dated on that
+// Time: the Verifiers read the test clock (`testClock`, see support/expect.mjs), moved with `advanceClock` (forward only); tokens are dated on that
 // clock (`clockMs`).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
-import { toJwks } from './support/keys.mjs';
+import { generateKey, toJwks } from './support/keys.mjs';
+import { explainKeys } from '../index.js';
 import { errorWith } from './support/expect.mjs';
 import { advance, cacheHarness, clockMs, ed, failure, waitFor } from './support/cache-harness.mjs';
 
@@ -47,7 +48,10 @@ test("health(): 'empty' -> 'fresh' -> 'stale' -> 'failing', with kids, times and
   assert.equal(h.state, 'fresh');
   assert.deepEqual(sorted(h.kids), sorted([a.kid, b.kid]));
   assert.ok(isEpochMs(h.fetchedAt), `fetchedAt ${h.fetchedAt}`);
-  assert.ok(h.fetchedAt >= before - 1000 && h.fetchedAt <= after + 1000, `fetchedAt ${h.fetchedAt} on the addon's clock ${before}..${after}`);
+  assert.ok(
+    h.fetchedAt >= before - 1000 && h.fetchedAt <= after + 1000,
+    `fetchedAt ${h.fetchedAt} on the addon's clock ${before}..${after}`,
+  );
   assert.ok(isEpochMs(h.expiresAt), `expiresAt ${h.expiresAt}`);
   assert.ok(Math.abs(h.expiresAt - h.fetchedAt - 60_000) <= 1000, `expiresAt - fetchedAt = ${h.expiresAt - h.fetchedAt} (maxAge 60 s)`);
   assert.equal(h.lastError, null);
@@ -125,7 +129,10 @@ test('stats(): verifications, failures by code, tokenCacheHits, fetches, notModi
   let failed = 0;
   /** `verifications` counts every verify call, or (reading DESIGN the other way) only the successful ones. */
   const checkVerifications = (st) =>
-    assert.ok(st.verifications === ok + failed || st.verifications === ok, `verifications ${st.verifications} (ok ${ok}, failed ${failed})`);
+    assert.ok(
+      st.verifications === ok + failed || st.verifications === ok,
+      `verifications ${st.verifications} (ok ${ok}, failed ${failed})`,
+    );
 
   const tk = token(a);
   await v.verify(tk);
@@ -174,7 +181,11 @@ test('stats(): verifications, failures by code, tokenCacheHits, fetches, notModi
   s = v.stats();
   assert.ok(s.staleServes > staleBefore, 'another stale serve');
   assert.equal(s.notModified, 1);
-  assert.deepEqual({ ...s.failures }, { ERR_JWT_EXPIRED: 1, ERR_JWKS_NO_MATCHING_KEY: 2 }, 'a failed background refresh is no verification failure');
+  assert.deepEqual(
+    { ...s.failures },
+    { ERR_JWT_EXPIRED: 1, ERR_JWKS_NO_MATCHING_KEY: 2 },
+    'a failed background refresh is no verification failure',
+  );
   checkVerifications(s);
 });
 
@@ -363,4 +374,34 @@ test('stats(): a token that is not a string is counted as a failure (verify and 
   const stats = v.stats();
   assert.equal(stats.verifications, 2);
   assert.equal(stats.failures.ERR_JWS_INVALID, 2);
+});
+
+test("skipped keys: health()[0].skipped names each with the engine's reason, and a 'warning' event once per change of the set", async (t) => {
+  const good = ed();
+  const weak = generateKey('RS256', { kid: 'weak-1024', modulusLength: 1024 });
+  const enc = generateKey('RS256', { kid: 'for-encryption', use: 'enc' });
+  const events = [];
+  const { server, make } = await setup(t, [good, weak, enc], { cache: { maxAge: 60, cooldown: 10 } });
+  const v = make({ onEvent: (e) => events.push(e) });
+  await v.ready();
+  const { skipped } = v.health()[0];
+  const reasons = explainKeys(toJwks(good, weak, enc)).filter((k) => !k.usable);
+  assert.deepEqual(
+    skipped,
+    reasons.map((k) => ({ kid: k.kid, reason: k.reason })),
+  );
+  await waitFor(() => events.some((e) => e.type === 'warning'), 'the warning event');
+  const warnings = () => events.filter((e) => e.type === 'warning');
+  assert.deepEqual(warnings()[0].kids, ['weak-1024', 'for-encryption']);
+  assert.match(warnings()[0].error.message, /2 key\(s\) that cannot be used/);
+  advance(61_000);
+  await v.verify(token(good)); // past maxAge: a refresh of the same set
+  await waitFor(() => server.count === 2, 'the refresh');
+  await settle();
+  assert.equal(warnings().length, 1, 'the same skipped keys: no second warning');
+  server.setJwks(toJwks(good, weak));
+  advance(61_000);
+  await v.verify(token(good));
+  await waitFor(() => warnings().length === 2, 'a warning for the changed set');
+  assert.deepEqual(warnings()[1].kids, ['weak-1024']);
 });

@@ -2,7 +2,7 @@
 // Retry-After, stale serving and maxStale, timeouts, bodies that are not a JWKS, size limits, redirects.
 // Every test starts its own JWKS server (a fresh process-wide key cache) and asserts the requests it saw.
 //
-// Time: the addon's clock is moved with `advanceClock` (process-wide, forward only); tokens and HTTP-dates are
+// Time: the Verifiers read the test clock (`testClock`, see support/expect.mjs), moved with `advanceClock` (forward only); tokens and HTTP-dates are
 // computed on that clock (`clockMs`). Real time also passes, so "not yet" checks stay a few hundred ms short of a
 // boundary and "now" checks go a little past it.
 import test from 'node:test';

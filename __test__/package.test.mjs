@@ -52,7 +52,7 @@ test('the tarball ships the addon and the entry points, and nothing of the sourc
   if (!pack.ok) return t.skip(pack.reason);
   const files = pack.files;
   assert.ok(files.some((f) => /^[^/]+\.node$/.test(f)), `a .node addon at the top level: ${files.join(', ')}`);
-  for (const f of ['package.json', 'index.js', 'index.d.ts', 'express.js', 'express.d.ts', 'fastify.js', 'fastify.d.ts', 'apollo.js', 'apollo.d.ts', 'cli.js']) {
+  for (const f of ['package.json', 'index.js', 'index.d.ts', 'lib/express.js', 'lib/express.d.ts', 'lib/fastify.js', 'lib/fastify.d.ts', 'lib/apollo.js', 'lib/apollo.d.ts', 'bin/jwks-verify.js']) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
   }
   for (const f of files) {
@@ -69,7 +69,7 @@ test('installed from the tarball into a fresh project: an Express app through jw
   const install = await sh('npm', ['install', '--no-package-lock', '--ignore-scripts', pack.tgz], { cwd: app });
   assert.equal(install.code, 0, `npm install of the tarball: ${install.stderr}`);
   const installed = join(app, 'node_modules', 'jwks-verify');
-  assert.ok(existsSync(join(installed, 'express.js')));
+  assert.ok(existsSync(join(installed, 'lib', 'express.js')));
   assert.ok(!existsSync(join(installed, 'src')), 'no sources installed');
   // Express and the types from this checkout (no registry needed)
   for (const dep of ['express', '@types/node', '@types/express']) {

@@ -198,21 +198,21 @@ const viaFactory = createVerifier({ issuer: process.env.ISSUER, keys: JSON.parse
 const a = await v.verify(process.env.TOKEN);
 const b = viaFactory.verifySync(process.env.TOKEN);
 v.close(); viaFactory.close();
-console.log(JSON.stringify({ a: a.payload.sub, b: b.payload.sub, clock: typeof advanceClockForTests }));
+console.log(JSON.stringify({ a: a.payload.sub, b: b.payload.sub, clock: typeof advanceClockForTests, testClock: typeof TestClock }));
 `;
 
   test("import { Verifier } from 'jwks-verify' works from ESM (exports map, self-reference)", async () => {
-    const code = `import { Verifier, createVerifier, advanceClockForTests } from 'jwks-verify';\n${body}`;
+    const code = `import * as pkg from 'jwks-verify';\nconst { Verifier, createVerifier, advanceClockForTests, TestClock } = pkg;\n${body}`;
     const run = await runNode(['--input-type=module', '-e', code], { env: env() });
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout), { a: 'by-name', b: 'by-name', clock: 'function' });
+    assert.deepEqual(JSON.parse(run.stdout), { a: 'by-name', b: 'by-name', clock: 'undefined', testClock: 'function' });
   });
 
   test("require('jwks-verify') works from CommonJS", async () => {
-    const code = `const { Verifier, createVerifier, advanceClockForTests } = require('jwks-verify');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });`;
+    const code = `const { Verifier, createVerifier, advanceClockForTests, TestClock } = require('jwks-verify');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });`;
     const run = await runNode(['-e', code], { env: env() });
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout), { a: 'by-name', b: 'by-name', clock: 'function' });
+    assert.deepEqual(JSON.parse(run.stdout), { a: 'by-name', b: 'by-name', clock: 'undefined', testClock: 'function' });
   });
 
   test('the exports map names index.js and index.d.ts for the root', () => {

@@ -1,11 +1,15 @@
 // Type-level usage of the public API as a TypeScript user writes it. Never run: checked by
 // `tsc -p __test__/tsconfig.json` against the generated index.d.ts. `@ts-expect-error` lines must stay errors.
-import { Verifier, createVerifier } from '../index.js';
+import { Verifier, createVerifier, TokenSource, createTokenSource } from '../index.js';
 import type {
+  AccessToken,
   Algorithm,
+  ClientAuthMethod,
   ErrorCode,
   IssuerHealth,
   JwtPayload,
+  TokenSourceEvent,
+  TokenSourceOptions,
   VerifierEvent,
   VerifierOptions,
   VerifierStats,
@@ -34,6 +38,17 @@ const options: VerifierOptions = {
   http: { timeout: '1.5s', headers: { 'user-agent': 'my-service' }, maxBytes: 1 << 20, allowHttp: false },
   tokenCache: 1000,
   onEvent(event: VerifierEvent) {
+    if ('shared' in event) {
+      const redis: string = event.endpoint;
+      console.log(event.type, redis, event.error?.message);
+      return;
+    }
+    if (event.type === 'revalidate') {
+      const endpoint: string = event.endpoint;
+      const active: boolean | undefined = event.active;
+      console.log(endpoint, active);
+      return;
+    }
     const type: 'fetch' | 'rotate' | 'stale' | 'error' | 'warning' = event.type;
     const uri: string = event.jwksUri;
     const took: number | undefined = event.durationMs;
@@ -60,7 +75,9 @@ async function authenticate(token: string): Promise<string> {
   const result: VerifyResult<MyClaims> = await verifier.verify<MyClaims>(token);
   const mine: string = result.payload.myClaim;
   const roles: string[] = result.payload.roles;
-  const issuer: string = result.issuer;
+  const issuer: string | null = result.issuer;
+  if (result.header === null) throw new Error('an opaque token: only with revalidate.opaque');
+  const jwsIssuer: string = result.issuer;
   const alg: Algorithm = result.header.alg;
   const kid: string | undefined = result.header.kid;
 
@@ -135,3 +152,55 @@ void authenticate('token').catch(statusFor);
 report(multi);
 report(local);
 report(hmac);
+
+// The client-credentials token source.
+const sourceOptions: TokenSourceOptions = {
+  tokenUrl: 'https://login.mypurecloud.com/oauth/token',
+  clientId: 'pipeline',
+  clientSecret: process.env.GENESYS_CLIENT_SECRET ?? '',
+  scope: ['analytics', 'users:readonly'],
+  resource: 'https://api.example.com',
+  params: { organization: 'org_1' },
+  refreshBefore: '2m',
+  http: { timeout: '3s' },
+  onEvent(event: TokenSourceEvent) {
+    const type: 'token' | 'error' | 'warning' = event.type;
+    const expiresAt: number | undefined = event.expiresAt;
+    const failure: ErrorCode | undefined = event.error?.code;
+    console.log(type, event.tokenUrl, event.status, expiresAt, failure, event.message);
+  },
+};
+const method: ClientAuthMethod = 'private_key_jwt';
+const tokens = new TokenSource(sourceOptions);
+const keyed = createTokenSource({ issuer: 'https://id.example.com/', clientId: 'svc', authMethod: method, privateKey: { kty: 'OKP', crv: 'Ed25519', x: 'x', d: 'd' } });
+
+async function callApi(): Promise<number> {
+  const token: AccessToken = await tokens.getToken();
+  const value: string = token.accessToken;
+  const scheme: string = token.tokenType;
+  const until: number = token.expiresAt;
+  const scope: string | undefined = token.scope;
+  const res = await fetch('https://api.example.com/orders', { headers: { authorization: await keyed.authorizationHeader() } });
+  if (res.status === 401) tokens.invalidate();
+  tokens.close();
+  return [value, scheme, scope].length + until;
+}
+
+function tokenFailure(err: unknown): number | undefined {
+  const e = err as VerifyError;
+  if (e.code === 'ERR_TOKEN_REQUEST_FAILED') {
+    const oauth: string | undefined = e.oauthError;
+    const description: string | undefined = e.errorDescription;
+    return oauth === undefined && description === undefined ? e.status : 0;
+  }
+  if (e.code === 'ERR_TOKEN_RATE_LIMITED') return e.retryAfter;
+  return undefined;
+}
+
+// @ts-expect-error: 'client_secret_jwt' is not supported
+createTokenSource({ tokenUrl: 'https://x/token', clientId: 'c', clientSecret: 's', authMethod: 'client_secret_jwt' });
+
+// @ts-expect-error: clientId is required
+new TokenSource({ tokenUrl: 'https://x/token', clientSecret: 's' });
+
+void callApi().catch(tokenFailure);

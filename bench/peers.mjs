@@ -20,6 +20,10 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const ADDON_ENTRY = process.env.JWKS_VERIFY_BENCH_ADDON
   ? path.resolve(process.env.JWKS_VERIFY_BENCH_ADDON)
   : path.join(ROOT, 'index.js')
+// JWKS_VERIFY_BENCH_BASELINE points at a second build (e.g. one from before a change): the four
+// jwks-verify rows then run once more on it, as `…-baseline`, so one run compares the builds cell
+// by cell (two runs on this shared machine differ by more than most changes).
+export const BASELINE_ENTRY = process.env.JWKS_VERIFY_BENCH_BASELINE ? path.resolve(process.env.JWKS_VERIFY_BENCH_BASELINE) : null
 
 const ALL = ['RS256', 'ES256', 'EdDSA']
 const identity = (r) => r
@@ -213,11 +217,19 @@ const cryptoSync = {
 
 // ---- jwks-verify ----
 
-function jwksVerify ({ sync, tokenCache }) {
-  const suffix = (sync ? '-sync' : '') + (tokenCache ? '' : '-nocache')
+// `revalidate`: the same Verifier with a bearer validation endpoint (bench/jwks-server.mjs) and
+// `interval: '1h'`, so that no cached answer comes due during a run (with the default 5 minutes a
+// run longer than 4 minutes would refresh answers in the background). The worker asks about every
+// token of the pool before timing, so the rows measure verifications whose answer is cached: what
+// `revalidate` costs on the hot path, which is nearly every request of a service.
+export const REVALIDATE_INTERVAL = '1h'
+
+function jwksVerify ({ sync, tokenCache, revalidate = false, baseline = false }) {
+  const suffix = (sync ? '-sync' : '') + (tokenCache ? '' : '-nocache') + (revalidate ? '-revalidate' : '') + (baseline ? '-baseline' : '')
   return {
     id: 'jwks-verify' + suffix,
-    label: 'jwks-verify ' + (sync ? 'verifySync' : 'verify') + (tokenCache ? '' : ' (tokenCache: false)'),
+    label: 'jwks-verify ' + (sync ? 'verifySync' : 'verify') + (tokenCache ? '' : ' (tokenCache: false)') +
+      (revalidate ? ' + revalidate (answers cached)' : '') + (baseline ? ' (baseline build)' : ''),
     kind: sync ? 'sync' : 'async',
     algs: ALL,
     missing: {},
@@ -225,18 +237,26 @@ function jwksVerify ({ sync, tokenCache }) {
     // default cache (10,000 entries) a pool of 10,000 tokens is fully cached after one pass.
     poolOnly: !tokenCache,
     // With the cache on, the worker verifies the pool once before timing, so "distinct tokens"
-    // measures the steady state (every token of the pool cached) instead of a warm-up mix.
-    primePool: tokenCache,
+    // measures the steady state (every token of the pool cached) instead of a warm-up mix. With
+    // `revalidate` always: that pass caches the endpoint's answer for every token.
+    primePool: tokenCache || revalidate,
+    revalidate,
     note: (sync ? 'await v.ready(); v.verifySync(token)' : 'await v.verify(token)') +
-      (tokenCache ? ' (default token cache, 10,000 entries)' : ' with tokenCache: false'),
-    async create ({ issuer, audience, jwksUri }) {
-      const { Verifier } = require(ADDON_ENTRY)
+      (tokenCache ? ' (default token cache, 10,000 entries)' : ' with tokenCache: false') +
+      (revalidate ? `, revalidate: { endpoint, interval: '${REVALIDATE_INTERVAL}' }, every answer cached before timing` : '') +
+      (baseline ? `, loaded from ${BASELINE_ENTRY}` : ''),
+    async create ({ issuer, audience, jwksUri, validateUrl }) {
+      const { Verifier } = require(baseline ? BASELINE_ENTRY : ADDON_ENTRY)
       // One Verifier per algorithm, as for an application whose provider signs with that
       // algorithm: each token cache then sees one pool (the key cache is shared per URL anyway).
       const verifiers = new Map()
+      const extra = {
+        ...(tokenCache ? {} : { tokenCache: false }),
+        ...(revalidate ? { revalidate: { endpoint: validateUrl, interval: REVALIDATE_INTERVAL } } : {})
+      }
       return {
         async prepare (alg) {
-          const v = new Verifier({ issuer, jwksUri, audience, ...(tokenCache ? {} : { tokenCache: false }) })
+          const v = new Verifier({ issuer, jwksUri, audience, ...extra })
           if (sync) await v.ready()
           verifiers.set(alg, v)
         },
@@ -244,6 +264,9 @@ function jwksVerify ({ sync, tokenCache }) {
           const v = verifiers.get(alg)
           return sync ? (token) => v.verifySync(token) : (token) => v.verify(token)
         },
+        // verifySync never asks the endpoint (ERR_REVALIDATION_PENDING): the worker caches the
+        // answers through the same Verifier's verify().
+        primer: (alg) => { const v = verifiers.get(alg); return (token) => v.verify(token) },
         payloadOf: (r) => r.payload,
         stats: (alg) => verifiers.get(alg)?.stats(),
         close: () => { for (const v of verifiers.values()) v.close() }
@@ -261,10 +284,13 @@ export const PEERS = [
   nodeRs,
   cryptoAsync,
   cryptoSync,
-  jwksVerify({ sync: false, tokenCache: true }),
-  jwksVerify({ sync: false, tokenCache: false }),
-  jwksVerify({ sync: true, tokenCache: true }),
-  jwksVerify({ sync: true, tokenCache: false })
+  // Each jwks-verify row next to its twins (with `revalidate`; on the baseline build when one is
+  // given), so the tables show them side by side and every round runs them one after the other.
+  ...[[false, true], [false, false], [true, true], [true, false]].flatMap(([sync, tokenCache]) => [
+    jwksVerify({ sync, tokenCache }),
+    jwksVerify({ sync, tokenCache, revalidate: true }),
+    ...(BASELINE_ENTRY ? [jwksVerify({ sync, tokenCache, baseline: true })] : [])
+  ])
 ]
 
 export function peerById (id) {

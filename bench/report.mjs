@@ -12,9 +12,13 @@ const SHORT = {
   'jwks-verify': '**jwks-verify** verify',
   'jwks-verify-nocache': '**jwks-verify** verify, tokenCache: false',
   'jwks-verify-sync': '**jwks-verify** verifySync',
-  'jwks-verify-sync-nocache': '**jwks-verify** verifySync, tokenCache: false'
+  'jwks-verify-sync-nocache': '**jwks-verify** verifySync, tokenCache: false',
+  'jwks-verify-revalidate': '**jwks-verify** verify + revalidate',
+  'jwks-verify-nocache-revalidate': '**jwks-verify** verify, tokenCache: false + revalidate',
+  'jwks-verify-sync-revalidate': '**jwks-verify** verifySync + revalidate',
+  'jwks-verify-sync-nocache-revalidate': '**jwks-verify** verifySync, tokenCache: false + revalidate'
 }
-export const label = (id) => SHORT[id] || id
+export const label = (id) => SHORT[id] || (id.endsWith('-baseline') ? `${label(id.slice(0, -'-baseline'.length))} (baseline build)` : id)
 
 const SET_NAME = { same: 'same token repeated', pool: 'distinct tokens' }
 export const workloadName = (w, poolSize) =>
@@ -40,7 +44,7 @@ function absent (report, peerId, w) {
   if (g?.unsupported) return '—'
   if (g && !g.ok) return 'FAILED'
   if (p?.kind === 'sync' && w.conc !== 1) return 'n/a'
-  if (peerId.endsWith('-nocache') && w.set !== 'pool') return 'n/a'
+  if (peerId.includes('-nocache') && w.set !== 'pool') return 'n/a'
   const r = find(report, peerId, w.alg, w.set, w.conc)
   if (r?.error) return 'ERROR'
   return '—'
@@ -49,7 +53,8 @@ function absent (report, peerId, w) {
 /** The whole report as markdown (stdout and bench/results/latest.md). */
 export function formatReport (report) {
   return ['# jwks-verify benchmark results', '', runLine(report), warnings(report), summarySection(report, 2),
-    detailsSection(report, 2), memorySection(report, 2), targetsSection(report, 2), librariesSection(report, 2)].join('\n')
+    revalidationSection(report, 2), baselineSection(report, 2), detailsSection(report, 2), memorySection(report, 2), targetsSection(report, 2),
+    librariesSection(report, 2)].join('\n')
 }
 
 /** Date, machine and run parameters in one line. */
@@ -112,6 +117,70 @@ export function summarySection (report, level) {
     }
     out.push('')
   }
+  return out.join('\n')
+}
+
+const JV_ROWS = ['jwks-verify', 'jwks-verify-nocache', 'jwks-verify-sync', 'jwks-verify-sync-nocache']
+
+/**
+ * Each jwks-verify row against its twin `<row><suffix>`, workload by workload. `perRound` holds the
+ * ratios twin ÷ row of each round in which both cells are valid: twins run one after the other in
+ * every round, so drift on the shared machine falls on both, and the median of these ratios is
+ * steadier than the ratio of the two medians of the tables.
+ */
+function twinPairs (report, suffix) {
+  const pairs = []
+  for (const w of workloads(report)) {
+    for (const base of JV_ROWS) {
+      const row = find(report, base, w.alg, w.set, w.conc)
+      const twin = find(report, base + suffix, w.alg, w.set, w.conc)
+      if (!row?.opsPerSec || !twin?.opsPerSec) continue
+      const valid = (r) => r && !r.error && !r.errors
+      const perRound = row.rounds.map((r, i) => [r, twin.rounds[i]]).filter(([a, b]) => valid(a) && valid(b)).map(([a, b]) => b.opsPerSec / a.opsPerSec)
+      if (perRound.length) pairs.push({ base, w, row, twin, perRound })
+    }
+  }
+  return pairs
+}
+
+const pairName = (p) => `${label(p.base).replace(/\*\*/g, '')}, ${p.w.set === 'same' ? 'same token' : 'distinct'}, ${p.w.conc} in flight`
+const pairWorkload = (p) => `${p.w.alg}, ${p.w.set === 'same' ? 'same token' : 'distinct'}, ${p.w.conc} in flight`
+const roundsNote = (pairs) => {
+  const [lo, hi] = [Math.min(...pairs.map((p) => p.perRound.length)), Math.max(...pairs.map((p) => p.perRound.length))]
+  return lo === hi ? String(lo) : `${lo}–${hi}`
+}
+
+/** What `revalidate` costs when every answer is cached: ops/s and p50 without and with, side by side. */
+export function revalidationSection (report, level) {
+  const pairs = twinPairs(report, '-revalidate')
+  const out = [`${'#'.repeat(level)} Revalidation: the same Verifier with and without \`revalidate\``, '']
+  if (!pairs.length) return out.concat('Not measured in this run (needs the jwks-verify rows and their `-revalidate` twins).', '').join('\n')
+  const calling = report.results.flatMap((r) => r.rounds).filter((r) => r.endpointCalls > 0).length
+  out.push('Every answer of the validation endpoint is cached before timing; ' +
+    (calling ? `**${calling} cell(s) called the endpoint and were excluded**` : 'no cell called the endpoint') +
+    ` (${report.validationRequests ?? '?'} calls in the whole run, priming and correctness gate included). ` +
+    `"with ÷ without" is the median of the per-round ratios (${roundsNote(pairs)} rounds); ops/s are the medians of the tables above.`, '')
+  out.push('| row | workload | without | with revalidate | with ÷ without | p50 µs without / with |', '|---|---|---:|---:|---:|---:|')
+  for (const p of pairs) {
+    out.push(`| ${label(p.base)} | ${pairWorkload(p)} | ${fmtOps(p.row.opsPerSec)} | ${fmtOps(p.twin.opsPerSec)} | ` +
+      `${fmtRatio(median(p.perRound))} | ${fmtUs(p.row.p50us)} / ${fmtUs(p.twin.p50us)} |`)
+  }
+  out.push('')
+  return out.join('\n')
+}
+
+/** This build against the baseline build (JWKS_VERIFY_BENCH_BASELINE), row by row; nothing when there is none. */
+export function baselineSection (report, level) {
+  const pairs = twinPairs(report, '-baseline')
+  if (!pairs.length) return ''
+  const out = [`${'#'.repeat(level)} This build against the baseline build`, '']
+  out.push(`"this ÷ baseline" is the median of the per-round ratios (${roundsNote(pairs)} rounds).`, '')
+  out.push('| row | workload | baseline build | this build | this ÷ baseline | p50 µs baseline / this |', '|---|---|---:|---:|---:|---:|')
+  for (const p of pairs) {
+    out.push(`| ${label(p.base)} | ${pairWorkload(p)} | ${fmtOps(p.twin.opsPerSec)} | ${fmtOps(p.row.opsPerSec)} | ` +
+      `${fmtRatio(median(p.perRound.map((r) => 1 / r)))} | ${fmtUs(p.twin.p50us)} / ${fmtUs(p.row.p50us)} |`)
+  }
+  out.push('')
   return out.join('\n')
 }
 
@@ -196,6 +265,12 @@ export function librariesSection (report, level) {
   }
   out.push('', `JWKS server requests by User-Agent over the whole run: ${JSON.stringify(report.jwksServerRequests)}`, '')
   return out.join('\n')
+}
+
+function median (xs) {
+  const v = [...xs].sort((a, b) => a - b)
+  const mid = v.length >> 1
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
 }
 
 function gateReason (report, id, alg) {
@@ -290,7 +365,33 @@ export function evaluateTargets (report) {
     }
   }
 
-  // 6. Memory.
+  // 6. `revalidate` with cached answers costs at most 10%: every row against its twin without, on
+  //    the median of per-round ratios. 7. Without `revalidate`, no slowdown against the baseline
+  //    build (when the run has one), with 5% allowed for noise.
+  const twinTarget = (suffix, target, threshold, invert) => {
+    for (const alg of algs) {
+      const pairs = twinPairs(report, suffix).filter((p) => p.w.alg === alg)
+      if (!pairs.length) { if (suffix === '-revalidate') na(`${alg}, ${target}`, 'not measured'); continue }
+      const ratios = pairs.map((p) => ({ p, ratio: median(invert ? p.perRound.map((r) => 1 / r) : p.perRound) }))
+      const worst = ratios.reduce((a, b) => (b.ratio < a.ratio ? b : a))
+      // p50 at 1 in flight moves far less than ops/s when other processes take the CPU.
+      const p50 = pairs.filter((p) => p.w.conc === 1).map((p) => {
+        const [before, after] = invert ? [p.twin.p50us, p.row.p50us] : [p.row.p50us, p.twin.p50us]
+        return `${pairName(p).replace(/, 1 in flight$/, '')} ${fmtUs(before)} → ${fmtUs(after)}`
+      })
+      t.push({
+        target: `${alg}, ${target}`,
+        measured: `ops/s: worst ${fmtRatio(worst.ratio)} (${pairName(worst.p)}); median ${fmtRatio(median(ratios.map((r) => r.ratio)))} over ${pairs.length} rows` +
+          (p50.length ? `; p50 µs at 1 in flight: ${p50.join('; ')}` : ''),
+        status: worst.ratio >= threshold ? 'met' : 'missed',
+        value: worst.ratio
+      })
+    }
+  }
+  twinTarget('-revalidate', 'revalidate with every answer cached: each jwks-verify row ≥ 0.90× the same row without', 0.9, false)
+  twinTarget('-baseline', 'without revalidate: each jwks-verify row ≥ 0.95× the baseline build', 0.95, true)
+
+  // 8. Memory.
   const mem = report.memory
   const target = 'a Verifier holding 10,000 cached verifications adds ≤ 20 MB RSS'
   if (!mem || mem.error || mem.rssForCacheMB == null) na(target, mem?.error || 'not measured')

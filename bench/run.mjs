@@ -246,12 +246,23 @@ async function main () {
   const issuer = server.origin
   const t0 = Date.now()
   const tokens = {}
-  for (const alg of opts.algs) tokens[alg] = await makeTokens(keys[alg], { issuer, poolSize: opts.poolSize })
+  for (const alg of opts.algs) {
+    tokens[alg] = await makeTokens(keys[alg], { issuer, poolSize: opts.poolSize })
+    server.revoke(tokens[alg].revoked)
+  }
   log(`signed ${opts.algs.length} x ${opts.poolSize} tokens in ${((Date.now() - t0) / 1000).toFixed(1)} s; JWKS at ${server.url}`)
   const tokensFile = path.join(os.tmpdir(), `jwks-verify-bench-${process.pid}.json`)
   fs.writeFileSync(tokensFile, JSON.stringify(tokens))
 
-  const ctx = { issuer, audience: AUDIENCE, jwksUri: server.url, algorithms: ALGS, jwks }
+  const ctx = {
+    issuer,
+    audience: AUDIENCE,
+    jwksUri: server.url,
+    algorithms: ALGS,
+    jwks,
+    validateUrl: server.validateUrl,
+    validationCountUrl: server.validationCountUrl
+  }
   const peerInfo = []
   const workers = []
   try {
@@ -311,7 +322,15 @@ async function main () {
             cells.set(key, cell)
           }
           try {
+            const validationsBefore = server.validations()
             const r = await w.call({ type: 'run', ...wl, warmupMs, measureMs: opts.measureMs })
+            // Every answer of the validation endpoint is cached before timing: a call during a
+            // cell means the row measured something else (a refresh, an evicted answer).
+            r.endpointCalls = server.validations() - validationsBefore
+            if (r.endpointCalls && !r.errors) {
+              r.errors = r.endpointCalls
+              r.firstError = `${r.endpointCalls} validation endpoint calls during the cell`
+            }
             cell.rounds.push(r)
             if (r.errors) log(`  ${w.peer.id} ${wl.alg}: ${r.errors} failed verifications (${r.firstError}): cell excluded`)
             line.push(`${w.peer.id} ${fmtOps(r.opsPerSec)}`)
@@ -378,6 +397,7 @@ async function main () {
       },
       concurrentBuilds: { atStart: busyAtStart, perRound: busyByRound, atEnd: busyAtEnd },
       jwksServerRequests: { ...server.requests },
+      validationRequests: server.validations(),
       addonBuilt,
       addon,
       peers: peerInfo,

@@ -61,13 +61,15 @@ function claims (issuer, alg, i, now, overrides = {}) {
 /**
  * Tokens for one algorithm. `same` is the pool's first token, so a Verifier whose token cache
  * holds exactly the pool (10,000 by default) never sees more distinct valid tokens than that;
- * `outside` is a valid token that is not in the pool (the memory probe warms up with it).
- * @returns {Promise<{ same: string, outside: string, pool: string[], bad: Record<string, string> }>}
+ * `outside` is a valid token that is not in the pool (the memory probe warms up with it);
+ * `revoked` is a valid token that the validation endpoint refuses (the `revalidate` rows must too).
+ * @returns {Promise<{ same: string, outside: string, revoked: string, pool: string[], bad: Record<string, string> }>}
  */
 export async function makeTokens (key, { issuer, poolSize }) {
   const now = Math.floor(Date.now() / 1000)
   const alg = key.alg
   const outside = await signAsync(key, signingInput(key, claims(issuer, alg, 'outside', now)))
+  const revoked = await signAsync(key, signingInput(key, claims(issuer, alg, 'revoked', now)))
   const pool = new Array(poolSize)
   const BATCH = 256
   for (let start = 0; start < poolSize; start += BATCH) {
@@ -85,7 +87,7 @@ export async function makeTokens (key, { issuer, poolSize }) {
     wrongIssuer: await signAsync(key, signingInput(key, claims(issuer + '/other', alg, 'iss', now))),
     badSignature: tamper(same)
   }
-  return { same, outside, pool, bad }
+  return { same, outside, revoked, pool, bad }
 }
 
 /** Changes one signature byte (not the last character, whose low bits may be padding). */

@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { warnings, summarySection, targetsSection, memorySection, detailsSection, librariesSection } from './report.mjs'
+import { warnings, summarySection, revalidationSection, baselineSection, targetsSection, memorySection, detailsSection, librariesSection } from './report.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const input = process.argv[2] || path.join(HERE, 'results', 'latest.json')
@@ -34,6 +34,8 @@ const generated = [
   machine,
   warnings(report),
   summarySection(report, 3),
+  revalidationSection(report, 3),
+  baselineSection(report, 3),
   targetsSection(report, 3),
   memorySection(report, 3),
   '<details><summary>Latency, event-loop delay, CPU and RSS per workload</summary>',

@@ -73,11 +73,19 @@ async function init ({ peerId, ctx, tokensFile, algs }) {
     try {
       await instance.prepare?.(alg)
       const fn = instance.forAlg(alg)
-      await checkCorrectness(fn, tokens[alg])
-      if (peer.primePool) {
-        const p = await drive(fn, tokens[alg].pool, { i: 0 }, peer.kind === 'sync' ? 1 : 64, 0, false, peer.kind === 'sync', tokens[alg].pool.length)
-        if (p.errors) throw new Error(`${p.errors} failures while priming the token cache: ${describe(p.firstError)}`)
+      const pool = tokens[alg].pool
+      const prime = async (f, sync) => {
+        const p = await drive(f, pool, { i: 0 }, sync ? 1 : 64, 0, false, sync, pool.length)
+        if (p.errors) throw new Error(`${p.errors} failures while priming the caches: ${describe(p.firstError)}`)
       }
+      if (peer.revalidate) {
+        // The endpoint's answer for every token of the pool is cached before anything is timed.
+        await checkRevoked(fn, tokens[alg])
+        await prime(instance.primer(alg), false)
+      }
+      await checkCorrectness(fn, tokens[alg])
+      if (peer.primePool && !peer.revalidate) await prime(fn, peer.kind === 'sync')
+      if (peer.revalidate) await checkAnswersCached(fn, pool, ctx.validationCountUrl)
       verifyFns.set(alg, fn)
       cursors.set(alg, { i: 0 })
       gate[alg] = { ok: true }
@@ -106,6 +114,34 @@ async function checkCorrectness (fn, set) {
     } catch {}
     if (accepted) throw new Error(`accepted a token it must refuse (${name})`)
   }
+}
+
+/** With `revalidate`: a token the validation endpoint refuses must be refused as inactive. */
+async function checkRevoked (fn, set) {
+  // verifySync has no answer cached for it yet: it says ERR_REVALIDATION_PENDING and asks in the background.
+  for (let attempt = 0; ; attempt++) {
+    let code = null
+    try {
+      await fn(set.revoked)
+    } catch (err) {
+      code = err.code
+    }
+    if (code === 'ERR_TOKEN_INACTIVE') return
+    if (code !== 'ERR_REVALIDATION_PENDING' || attempt === 100) throw new Error(`a revoked token: expected ERR_TOKEN_INACTIVE, got ${code ?? 'accepted'}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/**
+ * With `revalidate`, after the priming pass: a second pass over the whole pool must make no
+ * endpoint call (counted by the endpoint itself), so the measured phases make none either.
+ */
+async function checkAnswersCached (fn, pool, countUrl) {
+  const count = async () => (await (await fetch(countUrl)).json()).count
+  const before = await count()
+  for (const token of pool) await fn(token)
+  const calls = (await count()) - before
+  if (calls !== 0) throw new Error(`${calls} validation endpoint calls for tokens whose answer should be cached`)
 }
 
 /**

@@ -5,12 +5,18 @@
 //   GET  /jwks.json                          the public keys, `Cache-Control: max-age=300`
 //   POST /oauth/token                        client credentials (client_id 'demo', client_secret 'demo-secret',
 //                                            HTTP Basic or form fields) -> { access_token, token_type, expires_in }
+//   GET|HEAD|POST /v1/oauth/token/validate   a bearer validation endpoint shaped like SCAYLE's: the token as
+//                                            `Authorization: Bearer`; 200 for a live token this issuer issued,
+//                                            401 for a revoked, expired or unknown one
+//   GET|HEAD /api/v2/tokens/me               the same shaped like Genesys Cloud's: 200 with a description of the
+//                                            token (organization, OAuth client, scopes), 401 otherwise
 //
 // Usage:
 //   import { startIssuer } from './issuer.mjs'
 //   const idp = await startIssuer()                 // RS256 keys on a free port
 //   const token = idp.sign({ sub: 'alice' })        // signed by the current key, valid 5 minutes
 //   idp.rotate()                                    // new current key; the old one leaves the JWKS
+//   idp.revoke(token)                               // the validation endpoints answer 401 for it from now on
 //   await idp.close()
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -58,6 +64,8 @@ import crypto from 'node:crypto';
  * @property {string} jwksUri       `${issuer}/jwks.json`
  * @property {string} discoveryUrl  `${issuer}/.well-known/openid-configuration`
  * @property {string} tokenEndpoint `${issuer}/oauth/token`
+ * @property {string} validateUrl   `${origin}/v1/oauth/token/validate` (SCAYLE-shaped validation endpoint)
+ * @property {string} tokensMeUrl   `${origin}/api/v2/tokens/me` (Genesys-Cloud-shaped; add `?preserveIdleTTL=true`)
  * @property {number} port
  * @property {IssuerAlgorithm} alg
  * @property {string} currentKid    kid of the key `sign()` uses by default
@@ -72,6 +80,9 @@ import crypto from 'node:crypto';
  * @property {number} requests           JWKS requests received (any answer, outage included)
  * @property {number} discoveryRequests  discovery document requests received
  * @property {number} tokenRequests      token endpoint requests received
+ * @property {{ path: string, method: string, query: string }[]} validationLog
+ *   every request to the two validation endpoints (the token itself is not kept)
+ * @property {(token: string) => void} revoke  the validation endpoints answer 401 for `token` from now on
  * @property {(mode: OutageMode | false | null) => void} setOutage
  *   make the JWKS endpoint fail (the discovery and token endpoints keep working); `false` ends the outage
  * @property {(value: string | null) => void} setCacheControl  the JWKS `Cache-Control` header (null: none)
@@ -154,16 +165,24 @@ function selfSignedCertificate(kind, privateKey, publicKey, cn) {
 /** Serialise a payload or header, dropping members whose value is `undefined`. */
 const json = (value) => JSON.stringify(value);
 
+/** The two validation endpoints (see the top of this file). */
+const VALIDATE_PATH = '/v1/oauth/token/validate';
+const TOKENS_ME_PATH = '/api/v2/tokens/me';
+
+const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
+
 /**
  * Start the embedded issuer on 127.0.0.1.
  * @param {{ port?: number, alg?: IssuerAlgorithm, audience?: string, cacheControl?: string | null,
- *           x5c?: boolean, x5cOnly?: boolean, trailingSlash?: boolean }} [options]
+ *           x5c?: boolean, x5cOnly?: boolean, trailingSlash?: boolean, opaqueTokens?: boolean }} [options]
  *   `port` 0 (default) picks a free port; `alg` default 'RS256'; `audience` default 'demo-api';
  *   `cacheControl` default 'max-age=300'; `x5c` adds a self-signed certificate of each key (`x5c`, `x5t#S256`)
  *   to its JWK, as Genesys Cloud and Entra ID publish them; `x5cOnly` also drops `n`/`e` (`x`/`y`), so the
  *   certificate is the only source of the key. Both default false. `trailingSlash` (default false) makes the
  *   issuer `http://127.0.0.1:PORT/` (as Genesys Cloud's `https://api.mypurecloud.com/`); the discovery
- *   document stays at `http://127.0.0.1:PORT/.well-known/openid-configuration`.
+ *   document stays at `http://127.0.0.1:PORT/.well-known/openid-configuration`. `opaqueTokens` (default false)
+ *   makes the token endpoint issue opaque access tokens (random strings, valid 86399 s, as Genesys Cloud's are)
+ *   instead of JWTs; only the validation endpoints can tell whether one is live.
  * @returns {Promise<Issuer>}
  */
 export async function startIssuer({
@@ -174,6 +193,7 @@ export async function startIssuer({
   x5c = false,
   x5cOnly = false,
   trailingSlash = false,
+  opaqueTokens = false,
 } = {}) {
   const spec = ALGS[alg];
   if (!spec) throw new Error(`startIssuer: unsupported alg ${alg} (use one of ${Object.keys(ALGS).join(', ')})`);
@@ -187,6 +207,11 @@ export async function startIssuer({
   let requests = 0;
   let discoveryRequests = 0;
   let tokenRequests = 0;
+  /** Every token this issuer issued, by SHA-256: { exp (epoch s or undefined), clientId, scope }. */
+  const issued = new Map();
+  const revoked = new Set();
+  /** @type {Issuer['validationLog']} */
+  const validationLog = [];
   /** @type {OutageMode | null} */
   let outage = null;
   let jwksCacheControl = cacheControl;
@@ -242,7 +267,35 @@ export async function startIssuer({
     const iat = Math.floor(Date.now() / 1000);
     const claims = { iss: issuer, aud: audience, sub: 'demo-user', iat, exp: iat + expiresIn, scope: 'read', ...payload };
     const jwsHeader = { alg, typ: 'JWT', kid, ...header };
-    return signWith(kid, jwsHeader, claims);
+    const token = signWith(kid, jwsHeader, claims);
+    issued.set(sha256(token), { exp: claims.exp, clientId: claims.client_id, scope: claims.scope });
+    return token;
+  }
+
+  /** A random opaque access token, remembered like a signed one. */
+  function issueOpaque(clientId, scope, expiresIn) {
+    const token = crypto.randomBytes(48).toString('base64url');
+    issued.set(sha256(token), { exp: Math.floor(Date.now() / 1000) + expiresIn, clientId, scope });
+    return token;
+  }
+
+  /** The validation endpoints: 200 for a live token this issuer issued, else 401 (RFC 6750 invalid_token). */
+  function validationEndpoint(req, res, path) {
+    validationLog.push({ path, method: req.method ?? 'GET', query: new URL(req.url || '/', origin).search });
+    const token = /^Bearer (\S+)$/i.exec(String(req.headers.authorization || ''))?.[1];
+    const hash = token ? sha256(token) : '';
+    const entry = issued.get(hash);
+    const live = entry && !revoked.has(hash) && !(typeof entry.exp === 'number' && entry.exp <= Date.now() / 1000);
+    if (!live) return send(res, 401, { error: 'invalid_token' }, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+    if (req.method === 'HEAD') {
+      res.writeHead(200);
+      return res.end();
+    }
+    // Genesys Cloud's tokens/me describes the token; SCAYLE's endpoint only says yes.
+    const scopes = String(entry.scope ?? '').split(' ').filter(Boolean);
+    const org = { id: 'org-1', name: 'Demo Org' };
+    const body = path === TOKENS_ME_PATH ? { organization: org, homeOrganization: org, authorizedScope: scopes, OAuthClient: { id: entry.clientId ?? null, name: 'demo client' } } : {};
+    return send(res, 200, body, { 'Cache-Control': 'no-store' });
   }
 
   function send(res, status, body, headers = {}) {
@@ -298,10 +351,10 @@ export async function startIssuer({
     if (form.get('grant_type') !== 'client_credentials') {
       return send(res, 400, { error: 'unsupported_grant_type' });
     }
-    const expiresIn = 300;
+    const expiresIn = opaqueTokens ? 86399 : 300;
     const claims = { sub: clientId, client_id: clientId, scope: form.get('scope') || 'read' };
     if (form.get('audience')) claims.aud = form.get('audience');
-    const accessToken = sign(claims, { expiresIn, header: { typ: 'at+jwt' } });
+    const accessToken = opaqueTokens ? issueOpaque(clientId, claims.scope, expiresIn) : sign(claims, { expiresIn, header: { typ: 'at+jwt' } });
     return send(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn }, {
       'Cache-Control': 'no-store',
     });
@@ -338,6 +391,8 @@ export async function startIssuer({
         if (!res.headersSent) send(res, 400, { error: 'invalid_request' });
       });
     }
+    const validationMethods = path === VALIDATE_PATH ? ['GET', 'HEAD', 'POST'] : path === TOKENS_ME_PATH ? ['GET', 'HEAD'] : [];
+    if (validationMethods.includes(req.method ?? '')) return validationEndpoint(req, res, path);
     return send(res, 404, { error: 'not_found' });
   });
   server.on('connection', (socket) => {
@@ -363,6 +418,8 @@ export async function startIssuer({
     jwksUri: `${origin}/jwks.json`,
     discoveryUrl: `${origin}/.well-known/openid-configuration`,
     tokenEndpoint: `${origin}/oauth/token`,
+    validateUrl: `${origin}${VALIDATE_PATH}`,
+    tokensMeUrl: `${origin}${TOKENS_ME_PATH}`,
     port: actualPort,
     alg,
     get currentKid() {
@@ -394,6 +451,10 @@ export async function startIssuer({
     },
     get tokenRequests() {
       return tokenRequests;
+    },
+    validationLog,
+    revoke(token) {
+      revoked.add(sha256(token));
     },
     setOutage(mode) {
       outage = mode ? { ...mode } : null;

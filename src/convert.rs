@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use base64::Engine;
+use jwks_verify_core::clock::Clock;
 use jwks_verify_core::events::{Event, EventSink};
 use jwks_verify_core::verifier::{IssuerHealth, Stats, Verified};
 use jwks_verify_core::{Error as CoreError, ErrorCode};
@@ -48,13 +50,15 @@ fn type_name(kind: ValueType) -> &'static str {
     }
 }
 
-/// Options as JSON for the core, plus a binary `secret` and the `onEvent` function.
-/// The options as the core reads them, a binary `secret`, and the `onEvent` function.
-pub type JsOptions<'env> = (
-    Value,
-    Option<Vec<u8>>,
-    Option<Function<'env, Unknown<'env>, ()>>,
-);
+/// The options as the core reads them, plus what JSON cannot carry.
+pub struct JsOptions<'env> {
+    pub value: Value,
+    /// A binary `secret` (a Uint8Array).
+    pub secret: Option<Vec<u8>>,
+    pub on_event: Option<Function<'env, Unknown<'env>, ()>>,
+    /// The `testClock` option's clock.
+    pub clock: Option<Clock>,
+}
 
 pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_>, CoreError> {
     let bad = |what: &str| {
@@ -70,6 +74,7 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
     let obj: Object = unsafe { options.cast() }.map_err(|_| bad("an unknown value"))?;
     let mut secret = None;
     let mut on_event = None;
+    let mut clock = None;
     let mut map = Map::new();
     for key in Object::keys(&obj).map_err(|_| bad("an unreadable object"))? {
         let value: Unknown = obj
@@ -89,11 +94,20 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
             );
             continue;
         }
+        if key == "testClock" {
+            clock = Some(crate::test_clock::clock_of(&value)?);
+            continue;
+        }
         if let Some(v) = to_json(&value, &key, 0)? {
             map.insert(key, v);
         }
     }
-    Ok((Value::Object(map), secret, on_event))
+    Ok(JsOptions {
+        value: Value::Object(map),
+        secret,
+        on_event,
+        clock,
+    })
 }
 
 fn to_json(
@@ -128,6 +142,20 @@ fn to_json(
         }
         ValueType::Object => {
             if value.is_typedarray().unwrap_or(false) || value.is_arraybuffer().unwrap_or(false) {
+                // A binary `shared.secret` goes to the core as `{ "$bytes": base64 }`.
+                if path == "shared.secret" && value.is_typedarray().unwrap_or(false) {
+                    let bytes: Uint8Array = unsafe { value.cast() }.map_err(|_| {
+                        CoreError::options(path, "must be a string or a Uint8Array")
+                    })?;
+                    let mut map = Map::new();
+                    map.insert(
+                        "$bytes".to_owned(),
+                        Value::String(
+                            base64::engine::general_purpose::STANDARD.encode(bytes.as_ref()),
+                        ),
+                    );
+                    return Ok(Some(Value::Object(map)));
+                }
                 return Err(CoreError::options(path, "must not be binary data here"));
             }
             let obj: Object = unsafe { value.cast() }.map_err(|_| unreadable())?;
@@ -267,6 +295,20 @@ pub struct IssuerHealthJs {
     pub expires_at: Either<f64, Null>,
     #[napi(ts_type = "{ code: ErrorCode; message: string } | null")]
     pub last_error: Either<ErrorInfo, Null>,
+    /// The shared tier (`shared`): 'up', 'down' (Redis skipped after failures), or null without it.
+    #[napi(ts_type = "'up' | 'down' | null")]
+    pub shared: Either<String, Null>,
+    /// Keys of the JWKS that are not used, and why (the reasons `explainKeys` gives).
+    #[napi(ts_type = "SkippedKey[]")]
+    pub skipped: Vec<SkippedKeyJs>,
+}
+
+/// A key of a JWKS that is not used.
+#[napi(object, js_name = "SkippedKey")]
+pub struct SkippedKeyJs {
+    #[napi(ts_type = "string | null")]
+    pub kid: Either<String, Null>,
+    pub reason: String,
 }
 
 fn or_null<T>(v: Option<T>) -> Either<T, Null> {
@@ -286,6 +328,18 @@ impl From<IssuerHealth> for IssuerHealthJs {
             fetched_at: or_null(h.fetched_at.map(|t| t as f64)),
             expires_at: or_null(h.expires_at.map(|t| t as f64)),
             last_error: or_null(h.last_error.as_ref().map(ErrorInfo::from)),
+            shared: or_null(
+                h.shared_up
+                    .map(|up| if up { "up" } else { "down" }.to_owned()),
+            ),
+            skipped: h
+                .skipped
+                .into_iter()
+                .map(|k| SkippedKeyJs {
+                    kid: or_null(k.kid),
+                    reason: k.reason,
+                })
+                .collect(),
         }
     }
 }
@@ -302,6 +356,22 @@ pub struct StatsJs {
     pub fetch_errors: f64,
     pub cooldown_refusals: f64,
     pub stale_serves: f64,
+    /// Validation endpoint calls (`revalidate`).
+    pub revalidations: f64,
+    /// Verifications answered from a cached liveness answer.
+    pub revalidation_hits: f64,
+    /// Tokens found inactive.
+    pub inactive: f64,
+    /// Validation endpoint failures.
+    pub revalidation_errors: f64,
+    /// Shared-tier entries found and accepted (`shared`).
+    pub shared_hits: f64,
+    /// Shared-tier lookups that found nothing.
+    pub shared_misses: f64,
+    /// Redis calls that failed or timed out, and shared entries refused.
+    pub shared_errors: f64,
+    /// Waits for another process's provider call.
+    pub lock_waits: f64,
 }
 
 impl From<Stats> for StatsJs {
@@ -319,27 +389,46 @@ impl From<Stats> for StatsJs {
             fetch_errors: s.fetch_errors as f64,
             cooldown_refusals: s.cooldown_refusals as f64,
             stale_serves: s.stale_serves as f64,
+            revalidations: s.revalidations as f64,
+            revalidation_hits: s.revalidation_hits as f64,
+            inactive: s.inactive as f64,
+            revalidation_errors: s.revalidation_errors as f64,
+            shared_hits: s.shared_hits as f64,
+            shared_misses: s.shared_misses as f64,
+            shared_errors: s.shared_errors as f64,
+            lock_waits: s.lock_waits as f64,
         }
     }
 }
 
-type EventTsfn = ThreadsafeFunction<Event, (), Object<'static>, Status, false, true>;
+type EventTsfn<E> = ThreadsafeFunction<E, (), Object<'static>, Status, false, true>;
 
-struct JsSink {
-    tsfn: EventTsfn,
+struct JsSink<E: 'static> {
+    tsfn: EventTsfn<E>,
 }
 
-impl EventSink for JsSink {
-    fn emit(&self, event: Event) {
+impl<E: Send + 'static> EventSink<E> for JsSink<E> {
+    fn emit(&self, event: E) {
         self.tsfn
             .call(event, ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 
-fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
+pub fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
     let mut obj = Object::new(env)?;
     obj.set_named_property("type", e.kind.as_str())?;
-    obj.set_named_property("jwksUri", e.jwks_uri.as_str())?;
+    if !e.jwks_uri.is_empty() {
+        obj.set_named_property("jwksUri", e.jwks_uri.as_str())?;
+    }
+    if let Some(v) = &e.endpoint {
+        obj.set_named_property("endpoint", v.as_str())?;
+    }
+    if let Some(v) = e.active {
+        obj.set_named_property("active", v)?;
+    }
+    if e.shared {
+        obj.set_named_property("shared", true)?;
+    }
     if let Some(v) = &e.issuer {
         obj.set_named_property("issuer", v.as_str())?;
     }
@@ -365,20 +454,21 @@ fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
 }
 
 /// Wrap `onEvent` so a throw inside it is swallowed, and queue events to the JS thread
-/// without keeping the process alive.
-pub fn event_sink(
+/// without keeping the process alive; `build` makes the JS object of an event there.
+pub fn event_sink<E: Send + 'static>(
     env: &Env,
     on_event: Function<'_, Unknown<'_>, ()>,
-) -> Result<Arc<dyn EventSink>> {
+    build: for<'env> fn(&'env Env, &E) -> Result<Object<'env>>,
+) -> Result<Arc<dyn EventSink<E>>> {
     let wrap: Function<Function<Unknown, ()>, Function<Unknown, ()>> =
         env.run_script("(f) => function onEvent(e) { try { f(e) } catch (_) {} }")?;
     let safe = wrap.call(on_event)?;
-    let tsfn: EventTsfn = safe
-        .build_threadsafe_function::<Event>()
+    let tsfn: EventTsfn<E> = safe
+        .build_threadsafe_function::<E>()
         .callee_handled::<false>()
         .weak::<true>()
-        .build_callback(|ctx| {
-            let obj = event_object(&ctx.env, &ctx.value)?;
+        .build_callback(move |ctx| {
+            let obj = build(&ctx.env, &ctx.value)?;
             // The object lives in the callback's handle scope; napi reads it before it closes.
             Ok(unsafe { std::mem::transmute::<Object<'_>, Object<'static>>(obj) })
         })?;

@@ -1,4 +1,5 @@
-//! Core errors -> JS `Error` objects with `code`, `claim`, `reason`, `kid`, `status`, `retryAfter`.
+//! Core errors -> JS `Error` objects with `code`, `claim`, `reason`, `kid`, `status`, `retryAfter`,
+//! `oauthError`, `errorDescription`.
 
 use jwks_verify_core::Error as CoreError;
 use napi::bindgen_prelude::*;
@@ -15,13 +16,19 @@ fn error_object<'env>(env: &'env Env, e: &CoreError) -> Result<Object<'env>> {
         obj.set_named_property("reason", reason.as_str())?;
     }
     if let Some(kid) = &e.kid {
-        obj.set_named_property("kid", kid.as_str())?;
+        obj.set_named_property("kid", &**kid)?;
     }
     if let Some(status) = e.status {
         obj.set_named_property("status", status as u32)?;
     }
     if let Some(retry_after) = e.retry_after {
         obj.set_named_property("retryAfter", retry_after as f64)?;
+    }
+    if let Some(oauth) = &e.oauth {
+        obj.set_named_property("oauthError", oauth.error.as_str())?;
+        if let Some(description) = &oauth.description {
+            obj.set_named_property("errorDescription", description.as_str())?;
+        }
     }
     Ok(obj)
 }

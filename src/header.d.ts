@@ -44,13 +44,62 @@ export interface JwsHeader {
   [parameter: string]: unknown
 }
 
-export interface VerifyResult<T = JwtPayload> {
+/** The result of a JWS token. */
+export interface JwsVerifyResult<T = JwtPayload> {
   /** The payload, a fresh object on every call. */
   payload: T
   /** The protected header, a fresh object on every call. */
   header: JwsHeader
   /** The configured issuer that matched (the token's `iss` when `iss` is not checked). */
   issuer: string
+}
+
+/**
+ * The result of an opaque token (`revalidate.opaque: true`): validated by the issuer's endpoint alone.
+ * `payload` is the introspection answer, or the bearer endpoint's JSON object body, or `{}`.
+ */
+export interface OpaqueVerifyResult<T = JwtPayload> {
+  payload: T
+  /** An opaque token has no header. */
+  header: null
+  /** The configured issuer, or null when the options name none. */
+  issuer: string | null
+}
+
+/**
+ * What `verify` resolves. Without `revalidate.opaque` it is always a `JwsVerifyResult`; with it, narrow with
+ * `result.header !== null`.
+ */
+export type VerifyResult<T = JwtPayload> = JwsVerifyResult<T> | OpaqueVerifyResult<T>
+
+/**
+ * Token liveness (`revalidate`): after a JWS token verifies, the issuer's validation endpoint must say it is
+ * still live (tokens get revoked). Give exactly one of `introspection` and `endpoint`.
+ */
+export interface RevalidateOptions {
+  /** RFC 7662 introspection with client_secret_basic. */
+  introspection?: {
+    /** Default: `introspection_endpoint` from the issuer's discovery document. */
+    endpoint?: string
+    clientId: string
+    clientSecret: string
+  }
+  /**
+   * A bearer validation endpoint (SCAYLE `…/v1/oauth/token/validate`, Genesys Cloud
+   * `…/api/v2/tokens/me?preserveIdleTTL=true`): the token goes as `Authorization: Bearer <token>`;
+   * 2xx = active, 401/403 = inactive, anything else = an endpoint failure.
+   */
+  endpoint?: string
+  /** For `endpoint`. Default 'GET'. */
+  method?: 'GET' | 'HEAD' | 'POST'
+  /** How long one 'active' answer is trusted. Default '5m'; 0 = ask on every verification. */
+  interval?: Duration
+  /** How far past `interval` an 'active' answer may still serve while the endpoint fails. Default 0. */
+  staleIfError?: Duration
+  /** Accept tokens that are not a JWS, on the endpoint's word alone. Default false. */
+  opaque?: boolean
+  /** Answers remembered (LRU). Default 100000. */
+  maxEntries?: number
 }
 
 export interface IssuerOptions {
@@ -62,6 +111,24 @@ export interface IssuerOptions {
   audience?: string | string[]
   /** Default: every asymmetric algorithm. */
   algorithms?: Algorithm[]
+  /** Token liveness for this issuer (on the top level: for every issuer without its own). */
+  revalidate?: RevalidateOptions
+}
+
+/**
+ * Fleet-wide shared state on Redis: JWKS and discovery documents, revalidation answers, one provider call per
+ * refresh for the whole fleet, the provider's Retry-After. In-process caches stay first; Redis is a hint (every
+ * entry is authenticated with `secret`), and Redis down, slow or refusing never fails a verification.
+ */
+export interface SharedOptions {
+  /** `'redis://host:6379/0'`, or `'rediss://…'` for TLS. */
+  redis: string
+  /** At least 32 bytes: entries are authenticated (HMAC) and secrets encrypted with keys derived from it. */
+  secret: string | Uint8Array
+  /** Prefix of every Redis key. Default 'jwks-verify'. */
+  prefix?: string
+  /** Longest time one Redis call may take. Default '50ms'. */
+  timeout?: Duration
 }
 
 export interface CacheOptions {
@@ -110,9 +177,27 @@ export interface VerifierOptions extends Partial<IssuerOptions> {
   tokenCache?: number | false
   /** Called on the JS thread; exceptions thrown here are swallowed. */
   onEvent?: (event: VerifierEvent) => void
+  /** Share keys, discovery documents and revalidation answers with the rest of the fleet through Redis. */
+  shared?: SharedOptions
 }
 
-export interface VerifierEvent {
+/**
+ * What a Verifier reports through `onEvent`: key-set events, revalidation events, and the shared tier's outage
+ * and recovery. Narrow on `type` (and `'shared' in event` for the shared tier's 'warning' / 'info').
+ */
+export type VerifierEvent = KeySetEvent | RevalidateEvent | SharedTierEvent
+
+/** The shared tier (`shared`): Redis failed ('warning', once per outage) or is back ('info'). */
+export interface SharedTierEvent {
+  type: 'warning' | 'info'
+  shared: true
+  /** The Redis URL, without credentials. */
+  endpoint: string
+  error?: { code: ErrorCode; message: string }
+}
+
+/** An event of a key cache (shared by every Verifier that names the JWKS). */
+export interface KeySetEvent {
   type: 'fetch' | 'rotate' | 'stale' | 'error' | 'warning'
   jwksUri: string
   issuer?: string
@@ -121,6 +206,19 @@ export interface VerifierEvent {
   kids?: string[]
   added?: string[]
   removed?: string[]
+  error?: { code: ErrorCode; message: string }
+}
+
+/** A validation endpoint answered (or failed) about a token (`revalidate`). Never carries the token. */
+export interface RevalidateEvent {
+  type: 'revalidate'
+  /** The endpoint asked. */
+  endpoint: string
+  issuer?: string
+  status?: number
+  durationMs?: number
+  /** The endpoint's verdict, when it gave one. */
+  active?: boolean
   error?: { code: ErrorCode; message: string }
 }
 
@@ -140,6 +238,11 @@ export type ErrorCode =
   | 'ERR_JWKS_INVALID'
   | 'ERR_JWKS_NOT_LOADED'
   | 'ERR_VERIFIER_CLOSED'
+  | 'ERR_TOKEN_INACTIVE'
+  | 'ERR_REVALIDATION_FAILED'
+  | 'ERR_REVALIDATION_PENDING'
+  | 'ERR_TOKEN_REQUEST_FAILED'
+  | 'ERR_TOKEN_RATE_LIMITED'
 
 /** Every error thrown or rejected by this library. */
 export interface VerifyError extends Error {
@@ -153,4 +256,59 @@ export interface VerifyError extends Error {
   status?: number
   /** Seconds until the provider allows the next request. */
   retryAfter?: number
+  /** TokenSource: the `error` of the token endpoint's OAuth error answer, e.g. `'invalid_client'`. */
+  oauthError?: string
+  /** TokenSource: the `error_description` of that answer. */
+  errorDescription?: string
+}
+
+/** How a TokenSource authenticates the client at the token endpoint. */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
+
+export interface TokenSourceOptions {
+  /** The token endpoint, e.g. `'https://login.mypurecloud.com/oauth/token'`. Give this or `issuer`. */
+  tokenUrl?: string
+  /** An issuer whose `/.well-known/openid-configuration` names the `token_endpoint`. Give this or `tokenUrl`. */
+  issuer?: string
+  clientId: string
+  /** For `client_secret_basic` (the default) and `client_secret_post`. Read it from the environment or a secret store. */
+  clientSecret?: string
+  /**
+   * For `private_key_jwt` (RFC 7523): a private JWK (RSA, EC P-256/P-384, Ed25519; its `alg`, `kid`, `x5t`,
+   * `x5t#S256` are used) or a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC; signs RS256, ES256, ES384 or EdDSA).
+   */
+  privateKey?: JWK | string
+  /** Default: `'private_key_jwt'` with `privateKey`, else `'client_secret_basic'`. */
+  authMethod?: ClientAuthMethod
+  /** An array is joined by spaces. Default: none. */
+  scope?: string | string[]
+  /** The `audience` parameter some providers require (Auth0). Default: none. */
+  audience?: string
+  /** RFC 8707 resource indicators, one form parameter each. Default: none. */
+  resource?: string | string[]
+  /** Further form parameters (not the ones above). */
+  params?: Record<string, string>
+  /** Refresh this long before expiry (at most half the token's lifetime). Default 60 s. */
+  refreshBefore?: Duration
+  http?: HttpOptions
+  /** Called on the JS thread; never receives a secret or a token; exceptions thrown here are swallowed. */
+  onEvent?: (event: TokenSourceEvent) => void
+}
+
+export interface TokenSourceEvent {
+  /** `token`: a token arrived; `error`: a request failed; `warning`: e.g. an answer without `expires_in`. */
+  type: 'token' | 'error' | 'warning'
+  /** The token endpoint (absent while discovery has not named it). */
+  tokenUrl?: string
+  /** The configured `issuer`, when the endpoint is discovered. */
+  issuer?: string
+  status?: number
+  durationMs?: number
+  /** When the new token expires (epoch milliseconds). */
+  expiresAt?: number
+  /** The granted scope. */
+  scope?: string
+  /** What a warning is about. */
+  message?: string
+  error?: { code: ErrorCode; message: string }
 }

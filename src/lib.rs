@@ -5,10 +5,13 @@
 
 mod convert;
 mod errors;
+pub mod test_clock;
+pub mod token_source;
+pub mod tools;
 
 use jwks_verify_core::options::{self, SecretBytes};
 use jwks_verify_core::verifier::{Step, Verified, Verifier as CoreVerifier};
-use jwks_verify_core::{clock, Error as CoreError};
+use jwks_verify_core::{Error as CoreError, ErrorCode};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -52,11 +55,17 @@ impl Task for VerifyTask {
 }
 
 fn build(env: &Env, options: Unknown<'_>) -> Result<CoreVerifier> {
-    let (value, secret, on_event) = options_to_json(options).map_err(|e| core_error(env, &e))?;
-    let parsed = options::parse(&value, secret.map_or(SecretBytes::None, SecretBytes::Bytes))
-        .map_err(|e| core_error(env, &e))?;
-    let sink = match on_event {
-        Some(f) => Some(event_sink(env, f)?),
+    let js = options_to_json(options).map_err(|e| core_error(env, &e))?;
+    let mut parsed = options::parse(
+        &js.value,
+        js.secret.map_or(SecretBytes::None, SecretBytes::Bytes),
+    )
+    .map_err(|e| core_error(env, &e))?;
+    if let Some(clock) = js.clock {
+        parsed.clock = clock;
+    }
+    let sink = match js.on_event {
+        Some(f) => Some(event_sink(env, f, convert::event_object)?),
         None => None,
     };
     CoreVerifier::new(parsed, sink).map_err(|e| core_error(env, &e))
@@ -95,7 +104,7 @@ impl Verifier {
                 let work = env.spawn(VerifyTask { job: Some(job) })?;
                 Ok(work.promise_object().to_unknown())
             }
-            Ok(Step::NeedsIo(token)) => {
+            Ok(Step::NeedsIo(token) | Step::NeedsLiveness(token) | Step::UnknownKey(token)) => {
                 let core = self.core.clone();
                 let promise = env.spawn_future_with_callback(
                     async move { Ok(core.verify(token).await) },
@@ -171,11 +180,8 @@ pub fn create_verifier(env: Env, options: Unknown<'_>) -> Result<Verifier> {
     })
 }
 
-/// Test aid: move the clock this library uses (claims and cache timing) forward by `ms`
-/// milliseconds, for the whole process. It never moves back.
-#[napi]
-pub fn advance_clock_for_tests(ms: f64) {
-    if ms.is_finite() && ms > 0.0 {
-        clock::advance(ms as u64);
-    }
+/// Every `code` an error of this library can carry (the `ErrorCode` type lists the same).
+#[napi(ts_return_type = "ErrorCode[]")]
+pub fn error_codes() -> Vec<&'static str> {
+    ErrorCode::ALL.iter().map(|c| c.as_str()).collect()
 }

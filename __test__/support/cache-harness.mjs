@@ -6,9 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import addon from '../../index.js';
 import { generateKey, signJwt, toJwks } from './keys.mjs';
 import { startJwksServer } from './jwks-server.mjs';
-import { clockMs } from './expect.mjs';
+import { clockMs, testClock } from './expect.mjs';
 
-// The addon's clock, tracked once (in expect.mjs): `advance(ms)` moves it (process-wide, forward only),
+// The test clock (expect.mjs), which every Verifier made here reads: `advance(ms)` moves it (forward only),
 // `clockMs()` reads it, `clockOffsetMs()` says how far it has been moved in this process.
 export { advanceClock as advance, clockMs, clockOffsetMs } from './expect.mjs';
 
@@ -68,14 +68,14 @@ export function cacheHarness({ issuer, jtiPrefix, settleMs }) {
 
   /**
    * A JWKS server with `keys` and a factory of Verifiers on its URL; everything is closed after the test.
-   * `make(extra, factory)` builds `factory({ issuer, jwksUri: server.url, ...options, ...extra })`
+   * `make(extra, factory)` builds `factory({ issuer, jwksUri: server.url, testClock, ...options, ...extra })`
    * (`factory` defaults to `new Verifier(o)`; pass `createVerifier` to test the factory function).
    */
   async function setup(t, keys, options = {}) {
     const server = await startJwksServer({ jwks: toJwks(keys) });
     const verifiers = [];
     const make = (extra = {}, factory = (o) => new Verifier(o)) => {
-      const v = factory({ issuer, jwksUri: server.url, ...options, ...extra });
+      const v = factory({ issuer, jwksUri: server.url, testClock, ...options, ...extra });
       verifiers.push(v);
       return v;
     };

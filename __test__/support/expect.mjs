@@ -38,25 +38,30 @@ export async function verifyFails(verifier, token, code, fields) {
 }
 
 const require = createRequire(import.meta.url);
-let offsetMs = 0;
 
-/** Moves the addon's process-wide clock forward (`advanceClockForTests`) and remembers by how much. */
+// Time in tests: one manual clock per test process (`TestClock`, a seam refused unless
+// JWKS_VERIFY_TEST_CLOCK=1). A Verifier reads it only when built with `testClock` (the harnesses
+// pass it); moving it moves no other Verifier's time.
+process.env.JWKS_VERIFY_TEST_CLOCK = '1';
+/** The manual clock of this test process: pass it as the `testClock` option. */
+export const testClock = new (require('../../index.js').TestClock)();
+
+/** Moves `testClock` forward by `ms`. */
 export function advanceClock(ms) {
-  require('../../index.js').advanceClockForTests(ms);
-  offsetMs += ms;
+  testClock.advance(ms);
 }
 
-/** How far `advanceClock` has moved the addon's clock in this process so far, in milliseconds. */
+/** How far `advanceClock` has moved `testClock` in this process so far, in milliseconds. */
 export function clockOffsetMs() {
-  return offsetMs;
+  return testClock.offsetMs;
 }
 
-/** The addon's current time in milliseconds: real time plus every `advanceClock` of this process. */
+/** `testClock`'s current time in milliseconds: real time plus every `advanceClock` of this process. */
 export function clockMs() {
-  return Date.now() + offsetMs;
+  return testClock.now();
 }
 
-/** The addon's current time in whole seconds: real time plus every `advanceClock` of this process. */
+/** `testClock`'s current time in whole seconds. */
 export function clockNow() {
   return Math.floor(clockMs() / 1000);
 }

@@ -1,5 +1,6 @@
 // Shared setup of the HTTP entry-point suites (express, fastify, apollo, ssr): a signing key and a look-alike,
 // a JWKS server, Verifiers and servers on 127.0.0.1 that are closed after the file, claims and requests.
+import { testClock } from './expect.mjs';
 import { after } from 'node:test';
 import http from 'node:http';
 import { Verifier } from 'jwks-verify';
@@ -48,9 +49,12 @@ export function httpHarness({ issuer, audience, claims: defaults = {} }) {
       return { iss: issuer, aud: audience, sub: 'alice', iat: t, exp: t + 300, ...defaults, ...extra };
     },
 
-    /** A Verifier for `issuer`/`audience` on `jwksUri` (the `startKeys` server unless told), closed after the file. */
+    /**
+     * A Verifier for `issuer`/`audience` on `jwksUri` (the `startKeys` server unless told), reading the test clock
+     * (`advanceClock` in expect.mjs moves it), closed after the file.
+     */
     newVerifier(jwksUri = jwks.url, extra = {}) {
-      const v = new Verifier({ issuer, audience, jwksUri, ...extra });
+      const v = new Verifier({ issuer, audience, jwksUri, testClock, ...extra });
       cleanups.push(() => v.close());
       return v;
     },

@@ -10,8 +10,11 @@ function headerValue(headers, name) {
   return undefined;
 }
 
-/** Streams `bytes` bytes of JSON-looking text (`{"keys":[],"pad":"xxxx…"}`, cut short if bytes is small). */
-function streamHuge(res, { bytes, chunked = false }) {
+/**
+ * Streams `bytes` bytes of JSON-looking text (`{"keys":[],"pad":"xxxx…"}`, cut short if bytes is small), telling
+ * `onWrite(size)` of every piece handed to the socket.
+ */
+function streamHuge(res, { bytes, chunked = false }, onWrite) {
   const head = '{"keys":[],"pad":"';
   const tail = '"}';
   const headers = { 'content-type': 'application/json' };
@@ -31,6 +34,7 @@ function streamHuge(res, { bytes, chunked = false }) {
       else if (sent + size === bytes && size >= tail.length) piece = 'x'.repeat(size - tail.length) + tail;
       else piece = 'x'.repeat(size);
       sent += size;
+      onWrite(size);
       if (!res.write(piece)) {
         res.once('drain', next);
         return;
@@ -87,6 +91,7 @@ export async function startJwksServer({ jwks = { keys: [] }, path = '/jwks.json'
   let extraHeaders = {};
   let mode = { type: 'ok' };
   let count = 0;
+  let streamed = 0;
   const log = [];
   const routes = new Map();
   const timers = new Set();
@@ -123,7 +128,9 @@ export async function startJwksServer({ jwks = { keys: [] }, path = '/jwks.json'
         res.writeHead(200, { ...extraHeaders, 'content-type': m.contentType ?? 'application/json' });
         return res.end(m.body ?? '');
       case 'huge':
-        return streamHuge(res, m);
+        return streamHuge(res, m, (size) => {
+          streamed += size;
+        });
       case 'redirect':
         res.writeHead(m.status ?? 302, { location: m.location });
         return res.end();
@@ -163,15 +170,20 @@ export async function startJwksServer({ jwks = { keys: [] }, path = '/jwks.json'
     get count() {
       return count;
     },
+    /** Body bytes written so far by mode 'huge' (all requests): how much a client read before it hung up. */
+    get streamed() {
+      return streamed;
+    },
     /** Every request on any path: `{ path, method, headers, at }`. */
     log,
     /** Requests logged for `p` (any path, routes included). */
     countFor(p) {
       return log.filter((e) => e.path === p).length;
     },
-    /** Zero `count` and empty `log`. */
+    /** Zero `count` and `streamed`, empty `log`. */
     reset() {
       count = 0;
+      streamed = 0;
       log.length = 0;
     },
     /** Key set served in mode 'ok' (an object, or a string sent verbatim). */

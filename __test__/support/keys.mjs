@@ -41,10 +41,7 @@ let kidCounter = 0;
  * x/y (EC, OKP) so that the certificate is the only source of the key.
  * HS*: `secret` (option, default random of the hash length) and an `oct` JWK with `k`.
  */
-export function generateKey(
-  alg,
-  { kid, x5c = false, x5cOnly = false, use = 'sig', includeAlg = true, modulusLength, secret } = {},
-) {
+export function generateKey(alg, { kid, x5c = false, x5cOnly = false, use = 'sig', includeAlg = true, modulusLength, secret } = {}) {
   const spec = ALGS[alg];
   if (!spec) throw new Error(`generateKey: unknown alg ${alg}`);
   kid ??= `${alg.toLowerCase()}-${++kidCounter}-${crypto.randomBytes(4).toString('hex')}`;

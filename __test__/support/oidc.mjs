@@ -1,5 +1,6 @@
 // A real OpenID Connect provider (`oidc-provider`) on 127.0.0.1 that issues JWT access tokens through the
-// client_credentials grant with a resource indicator, for discovery and end-to-end tests.
+// client_credentials grant with a resource indicator, for discovery and end-to-end tests; one client per client
+// authentication method (client_secret_basic, client_secret_post, private_key_jwt).
 import Provider from 'oidc-provider';
 import { generateKey } from './keys.mjs';
 import { listenOnLoopback } from './jwks-server.mjs';
@@ -8,14 +9,26 @@ export const OIDC_CLIENT_ID = 'jwks-verify-test-client';
 export const OIDC_CLIENT_SECRET = 'jwks-verify-test-client-secret-0123456789';
 export const OIDC_AUDIENCE = 'https://api.jwks-verify.test';
 export const OIDC_SCOPE = 'api:read';
+/** A client_secret_post client. */
+export const OIDC_POST_CLIENT_ID = 'jwks-verify-post-client';
+export const OIDC_POST_CLIENT_SECRET = 'jwks-verify-post-client-secret-0123456789';
+/** A client_secret_basic client whose id and secret need form encoding (RFC 6749 section 2.3.1). */
+export const OIDC_ODD_CLIENT_ID = 'svc:pipeline+1';
+export const OIDC_ODD_CLIENT_SECRET = 'p@ss:w0rd+/%~ &=-0123456789';
+/** The private_key_jwt client (registered when `clientKeys` are given). */
+export const OIDC_JWT_CLIENT_ID = 'jwks-verify-jwt-client';
 
 /**
  * Starts the provider. Options: `alg` of the signing key (default 'RS256'; one of RS*, PS*, ES256, ES384, EdDSA),
- * `accessTokenTtl` seconds (default 300).
- * Returns `{ issuer, jwksUri, discoveryUrl, audience, signingKey, log, getAccessToken({ scope, resource }), close() }`.
- * `log` holds `{ path, method, at }` for every request the provider receives.
+ * `accessTokenTtl` seconds (default 300), `accessTokenFormat` ('jwt' default, or 'opaque'), `introspection`
+ * (default false: true enables RFC 7662 introspection at `${issuer}/token/introspection` and RFC 7009 revocation),
+ * `clientKeys` (generateKey results: their public JWKs are the keys of the private_key_jwt client
+ * `OIDC_JWT_CLIENT_ID`, registered only when some are given).
+ * Returns `{ issuer, tokenUrl, jwksUri, discoveryUrl, introspectionUrl, audience, signingKey, log, getAccessToken({
+ * scope, resource }), revoke(token), close() }`. `log` holds `{ path, method, at }` for every request the provider
+ * receives.
  */
-export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300 } = {}) {
+export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300, accessTokenFormat = 'jwt', introspection = false, clientKeys = [] } = {}) {
   const log = [];
   let callback = (_req, res) => {
     res.writeHead(503);
@@ -27,19 +40,24 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300 } 
   });
 
   const signingKey = generateKey(alg, { kid: `oidc-${alg.toLowerCase()}` });
+  const client = (client_id, auth) => ({
+    client_id,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    id_token_signed_response_alg: alg,
+    ...auth,
+  });
   const privateJwk = { ...signingKey.privateKey.export({ format: 'jwk' }), kid: signingKey.kid, alg, use: 'sig' };
 
   const provider = new Provider(issuer, {
     clients: [
-      {
-        client_id: OIDC_CLIENT_ID,
-        client_secret: OIDC_CLIENT_SECRET,
-        grant_types: ['client_credentials'],
-        redirect_uris: [],
-        response_types: [],
-        token_endpoint_auth_method: 'client_secret_basic',
-        id_token_signed_response_alg: alg,
-      },
+      client(OIDC_CLIENT_ID, { client_secret: OIDC_CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_basic' }),
+      client(OIDC_POST_CLIENT_ID, { client_secret: OIDC_POST_CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_post' }),
+      client(OIDC_ODD_CLIENT_ID, { client_secret: OIDC_ODD_CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_basic' }),
+      ...(clientKeys.length
+        ? [client(OIDC_JWT_CLIENT_ID, { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: clientKeys.map((k) => k.jwk) } })]
+        : []),
     ],
     jwks: { keys: [privateJwk] },
     enabledJWA: { requestObjectSigningAlgValues: [alg], idTokenSigningAlgValues: [alg] },
@@ -48,6 +66,8 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300 } 
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      introspection: { enabled: introspection },
+      revocation: { enabled: introspection },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => OIDC_AUDIENCE,
@@ -56,7 +76,7 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300 } 
           scope: OIDC_SCOPE,
           audience: resourceIndicator,
           accessTokenTTL: accessTokenTtl,
-          accessTokenFormat: 'jwt',
+          accessTokenFormat,
           jwt: { sign: { alg } },
         }),
       },
@@ -67,11 +87,14 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300 } 
     console.error('oidc-provider server_error:', err);
   });
   callback = provider.callback();
+  const basic = `Basic ${Buffer.from(`${OIDC_CLIENT_ID}:${OIDC_CLIENT_SECRET}`).toString('base64')}`;
 
   return {
     issuer,
+    tokenUrl: `${issuer}/token`,
     jwksUri: `${issuer}/jwks`,
     discoveryUrl: `${issuer}/.well-known/openid-configuration`,
+    introspectionUrl: `${issuer}/token/introspection`,
     audience: OIDC_AUDIENCE,
     signingKey,
     log,
@@ -81,10 +104,7 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300 } 
       const body = new URLSearchParams({ grant_type: 'client_credentials', scope, resource });
       const res = await fetch(`${issuer}/token`, {
         method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${OIDC_CLIENT_ID}:${OIDC_CLIENT_SECRET}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
         body,
       });
       const json = await res.json();
@@ -92,6 +112,15 @@ export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300 } 
         throw new Error(`oidc token endpoint answered ${res.status}: ${JSON.stringify(json)}`);
       }
       return json.access_token;
+    },
+    /** Revokes a token through RFC 7009 (`POST /token/revocation`; needs `introspection: true`). */
+    async revoke(token) {
+      const res = await fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }),
+      });
+      if (res.status !== 200) throw new Error(`oidc revocation answered ${res.status}`);
     },
     close,
   };

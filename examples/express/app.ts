@@ -27,7 +27,7 @@ export function createTypedApp(issuer: string): express.Express {
   app.get('/api/me', (req: Request, res: Response) => {
     const auth: AuthInfo | undefined = req.auth; // typed by the augmentation in jwks-verify/express
     const claims = auth?.payload as Claims;
-    res.json({ sub: claims.sub, tenant: claims.tenant ?? null, alg: req.auth?.header.alg });
+    res.json({ sub: claims.sub, tenant: claims.tenant ?? null, alg: req.auth?.header?.alg });
   });
   app.post('/api/orders', requireScope('orders:write'), (req, res) => {
     res.status(201).json({ by: req.auth!.payload.sub });

@@ -8,7 +8,7 @@ export async function createTypedApp(issuer: string): Promise<FastifyInstance> {
   await app.register(jwksVerify, { verifier: createVerifier({ issuer, audience: 'demo-api' }), realm: 'demo-api' });
   app.get('/me', { onRequest: app.authenticate }, async (request) => {
     const sub: unknown = request.auth?.payload.sub;
-    return { sub, kid: request.auth?.header.kid ?? null };
+    return { sub, kid: request.auth?.header?.kid ?? null };
   });
   app.delete('/orders/:id', { onRequest: [app.authenticate, app.requireScope('orders:write')] }, async (request, reply) => {
     reply.code(204);

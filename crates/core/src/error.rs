@@ -36,11 +36,22 @@ pub enum ErrorCode {
     NotLoaded,
     /// A call after `close()`.
     Closed,
+    /// The issuer's validation endpoint says the token is no longer active.
+    TokenInactive,
+    /// The validation endpoint cannot be had, and no answer young enough is cached.
+    RevalidationFailed,
+    /// `verifySync` for a token whose liveness answer is missing or too old.
+    RevalidationPending,
+    /// TokenSource: the token endpoint refused or failed (`status`, `oauth`), or its answer
+    /// holds no token.
+    TokenRequestFailed,
+    /// TokenSource: 429/503 with Retry-After, and no valid token cached (`retry_after`).
+    TokenRateLimited,
 }
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidOptions,
         ErrorCode::JwsInvalid,
         ErrorCode::JwtInvalid,
@@ -56,6 +67,11 @@ impl ErrorCode {
         ErrorCode::JwksInvalid,
         ErrorCode::NotLoaded,
         ErrorCode::Closed,
+        ErrorCode::TokenInactive,
+        ErrorCode::RevalidationFailed,
+        ErrorCode::RevalidationPending,
+        ErrorCode::TokenRequestFailed,
+        ErrorCode::TokenRateLimited,
     ];
 
     /// The string JS sees as `err.code`.
@@ -76,6 +92,11 @@ impl ErrorCode {
             ErrorCode::JwksInvalid => "ERR_JWKS_INVALID",
             ErrorCode::NotLoaded => "ERR_JWKS_NOT_LOADED",
             ErrorCode::Closed => "ERR_VERIFIER_CLOSED",
+            ErrorCode::TokenInactive => "ERR_TOKEN_INACTIVE",
+            ErrorCode::RevalidationFailed => "ERR_REVALIDATION_FAILED",
+            ErrorCode::RevalidationPending => "ERR_REVALIDATION_PENDING",
+            ErrorCode::TokenRequestFailed => "ERR_TOKEN_REQUEST_FAILED",
+            ErrorCode::TokenRateLimited => "ERR_TOKEN_RATE_LIMITED",
         }
     }
 
@@ -108,12 +129,23 @@ pub struct Error {
     pub claim: Option<String>,
     /// Why the claim failed (`check_failed`, `missing`, `invalid`, ...).
     pub reason: Option<String>,
-    /// The `kid` of the token, for key lookup failures.
-    pub kid: Option<String>,
+    /// The `kid` of the token, for key lookup failures (a boxed `str`: the error stays within
+    /// clippy's size for `Result` errors).
+    pub kid: Option<Box<str>>,
     /// The HTTP status of the failed fetch.
     pub status: Option<u16>,
     /// Seconds until the provider allows the next request.
     pub retry_after: Option<u64>,
+    /// The OAuth error answer of a token endpoint (boxed: most errors have none).
+    pub oauth: Option<Box<OAuthError>>,
+}
+
+/// The `error` and `error_description` members of an OAuth error answer (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// `invalid_client`, `invalid_scope`, ...
+    pub error: String,
+    pub description: Option<String>,
 }
 
 impl Error {
@@ -127,6 +159,7 @@ impl Error {
             kid: None,
             status: None,
             retry_after: None,
+            oauth: None,
         }
     }
 
@@ -163,7 +196,7 @@ impl Error {
 
     /// Attach a kid.
     pub fn with_kid(mut self, kid: Option<&str>) -> Self {
-        self.kid = kid.map(str::to_owned);
+        self.kid = kid.map(Box::from);
         self
     }
 

@@ -1,4 +1,8 @@
-//! Events the caches report to the Verifiers that use them.
+//! Events the caches report to the Verifiers that use them (and the sink trait a token source's
+//! events go through too).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
 
@@ -15,6 +19,10 @@ pub enum EventKind {
     Error,
     /// A configuration conflict (e.g. different cache options for a shared cache).
     Warning,
+    /// A validation endpoint answered (or failed) for a token.
+    Revalidate,
+    /// Something recovered (e.g. the shared tier is back).
+    Info,
 }
 
 impl EventKind {
@@ -26,6 +34,8 @@ impl EventKind {
             EventKind::Stale => "stale",
             EventKind::Error => "error",
             EventKind::Warning => "warning",
+            EventKind::Revalidate => "revalidate",
+            EventKind::Info => "info",
         }
     }
 }
@@ -42,6 +52,12 @@ pub struct Event {
     pub added: Option<Vec<String>>,
     pub removed: Option<Vec<String>>,
     pub error: Option<Error>,
+    /// The validation endpoint (revalidate events; `jwks_uri` is empty then).
+    pub endpoint: Option<String>,
+    /// The endpoint's verdict (revalidate events that got one).
+    pub active: Option<bool>,
+    /// An event of the shared tier (`endpoint` is the Redis URL without credentials).
+    pub shared: bool,
 }
 
 impl Event {
@@ -57,11 +73,57 @@ impl Event {
             added: None,
             removed: None,
             error: None,
+            endpoint: None,
+            active: None,
+            shared: false,
         }
     }
 }
 
-/// Receives events; implementations must not block (the glue queues them to the JS thread).
-pub trait EventSink: Send + Sync {
-    fn emit(&self, event: Event);
+/// Receives events (of a Verifier's caches by default; a token source's are
+/// `credentials::TokenEvent`); implementations must not block (the glue queues them to the JS
+/// thread).
+pub trait EventSink<E = Event>: Send + Sync {
+    fn emit(&self, event: E);
+}
+
+/// The subscribers of one shared cache: every Verifier that uses it receives its events.
+#[derive(Default)]
+pub struct EventHub {
+    sinks: Mutex<Vec<(u64, Arc<dyn EventSink>)>>,
+    next: AtomicU64,
+}
+
+impl EventHub {
+    /// Receive events until [`EventHub::unsubscribe`] with the id returned.
+    pub fn subscribe(&self, sink: Arc<dyn EventSink>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.sinks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, sink));
+        id
+    }
+
+    /// Stop receiving events.
+    pub fn unsubscribe(&self, id: u64) {
+        self.sinks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(i, _)| *i != id);
+    }
+
+    /// Hand an event to every subscriber (outside the lock).
+    pub fn emit(&self, event: Event) {
+        let sinks: Vec<Arc<dyn EventSink>> = self
+            .sinks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(_, s)| Arc::clone(s))
+            .collect();
+        for sink in sinks {
+            sink.emit(event.clone());
+        }
+    }
 }

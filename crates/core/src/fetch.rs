@@ -1,18 +1,18 @@
-//! The HTTP client: https policy, redirects, size limit, timeouts, caching headers and
-//! Retry-After, turned into engine errors.
+//! The HTTP client: https policy, redirects (followed here, not by reqwest, so that headers
+//! meant for the configured origin never reach another), size limit, timeouts; responses
+//! turned into engine errors. Caching semantics of the headers live in `http_cache`.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{redirect, StatusCode};
+use reqwest::{redirect, Method, StatusCode};
 use url::Url;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::http_cache::{freshness, retry_after, Validators};
 
-/// Longest `Retry-After` we obey.
-pub const MAX_RETRY_AFTER_SECS: u64 = 600;
 /// Most redirects followed.
 pub const MAX_REDIRECTS: usize = 3;
 
@@ -67,7 +67,7 @@ pub fn check_url(text: &str, allow_http: bool) -> std::result::Result<Url, Strin
     }
 }
 
-/// What a successful exchange gave.
+/// What a successful JWKS-style GET gave.
 #[derive(Debug, Clone)]
 pub enum Fetched {
     /// A 2xx with a body.
@@ -84,18 +84,36 @@ pub enum Fetched {
     },
 }
 
-/// `ETag` and `Last-Modified` of the last response.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Validators {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
+/// One request: method, URL, the headers of this request alone (e.g. `Authorization`), and a
+/// form body. `what` names the endpoint in error messages ("JWKS", "introspection", ...).
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub form: Option<Vec<(String, String)>>,
+    pub what: &'a str,
 }
 
-impl Validators {
-    /// True when a conditional request can be made.
-    pub fn any(&self) -> bool {
-        self.etag.is_some() || self.last_modified.is_some()
+impl<'a> Request<'a> {
+    /// A GET of `url`.
+    pub fn get(url: &'a str, what: &'a str) -> Request<'a> {
+        Request {
+            method: Method::GET,
+            url,
+            headers: Vec::new(),
+            form: None,
+            what,
+        }
     }
+}
+
+/// A whole response, of any status. The body is capped at `http.maxBytes`.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
 }
 
 /// An HTTP client bound to one set of options.
@@ -103,20 +121,23 @@ impl Validators {
 pub struct Fetcher {
     client: reqwest::Client,
     options: HttpOptions,
+    /// `http.headers`, sent only to the origin of the URL a request starts at.
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Fetcher {
     /// Build a client; fails on bad headers or CA certificates.
     pub fn new(options: HttpOptions) -> Result<Fetcher> {
-        let mut headers = HeaderMap::new();
-        headers.insert(
+        let mut defaults = HeaderMap::new();
+        defaults.insert(
             header::ACCEPT,
             HeaderValue::from_static("application/json, application/jwk-set+json"),
         );
-        headers.insert(
+        defaults.insert(
             header::USER_AGENT,
             HeaderValue::from_static(concat!("jwks-verify/", env!("CARGO_PKG_VERSION"))),
         );
+        let mut headers = Vec::new();
         for (name, value) in &options.headers {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 Error::options(
@@ -130,35 +151,11 @@ impl Fetcher {
                     "is not a valid header value",
                 )
             })?;
-            headers.insert(name, value);
+            headers.push((name, value));
         }
-        let allow_http = options.allow_http;
-        let policy = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
-                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-            }
-            let from_http = attempt
-                .previous()
-                .last()
-                .is_some_and(|u| u.scheme() == "http");
-            let target = attempt.url();
-            let allowed = match target.scheme() {
-                "https" => true,
-                "http" => from_http && (allow_http || is_loopback(target)),
-                _ => false,
-            };
-            if allowed {
-                attempt.follow()
-            } else {
-                let refused = format!(
-                    "refused redirect to {target}: only https, or http between loopback hosts"
-                );
-                attempt.error(refused)
-            }
-        });
         let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .redirect(policy)
+            .default_headers(defaults)
+            .redirect(redirect::Policy::none())
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .no_proxy()
@@ -177,7 +174,11 @@ impl Fetcher {
                 format!("cannot build the HTTP client: {e}"),
             )
         })?;
-        Ok(Fetcher { client, options })
+        Ok(Fetcher {
+            client,
+            options,
+            headers,
+        })
     }
 
     /// The options this client was built with.
@@ -185,43 +186,129 @@ impl Fetcher {
         &self.options
     }
 
-    /// GET a URL, conditionally when `validators` has any. `what` names the document in errors.
+    /// GET a URL, conditionally when `validators` has any; a non-2xx (other than 304) is an
+    /// error. `what` names the document in errors.
     pub async fn get(&self, url: &str, validators: &Validators, what: &str) -> Result<Fetched> {
-        let limit = self.options.timeout;
-        match tokio::time::timeout(limit, self.get_inner(url, validators, what)).await {
-            Ok(result) => result,
-            Err(_) => Err(timeout_error(url, what, limit)),
+        let mut request = Request::get(url, what);
+        if let Some(etag) = validators.etag.as_deref().and_then(|v| v.parse().ok()) {
+            request.headers.push((header::IF_NONE_MATCH, etag));
         }
-    }
-
-    async fn get_inner(&self, url: &str, validators: &Validators, what: &str) -> Result<Fetched> {
-        let mut request = self.client.get(url);
-        if let Some(etag) = &validators.etag {
-            request = request.header(header::IF_NONE_MATCH, etag);
+        if let Some(lm) = validators
+            .last_modified
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+        {
+            request.headers.push((header::IF_MODIFIED_SINCE, lm));
         }
-        if let Some(lm) = &validators.last_modified {
-            request = request.header(header::IF_MODIFIED_SINCE, lm);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(url, what, &e, self.options.timeout))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let freshness = freshness(&headers);
-        let validators = Validators {
-            etag: header_text(&headers, header::ETAG),
-            last_modified: header_text(&headers, header::LAST_MODIFIED),
-        };
-        if status == StatusCode::NOT_MODIFIED {
+        let response = self.send(&request).await?;
+        let freshness = freshness(&response.headers);
+        let validators = Validators::of(&response.headers);
+        if response.status == 304 {
             return Ok(Fetched::NotModified {
                 validators,
                 freshness,
             });
         }
-        if !status.is_success() {
-            return Err(status_error(url, what, status, &headers));
+        if !(200..300).contains(&response.status) {
+            return Err(status_error(url, what, response.status, &response.headers));
         }
+        Ok(Fetched::Body {
+            status: response.status,
+            body: response.body,
+            validators,
+            freshness,
+        })
+    }
+
+    /// Send a request and read the whole answer (of any status) within `http.timeout`.
+    /// Redirects of GET and HEAD requests are followed (at most 3; https, or http between
+    /// loopback hosts); headers of the request and `http.headers` go only to the origin the
+    /// request started at.
+    pub async fn send(&self, request: &Request<'_>) -> Result<Response> {
+        let limit = self.options.timeout;
+        match tokio::time::timeout(limit, self.send_inner(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(timeout_error(request.url, request.what, limit)),
+        }
+    }
+
+    async fn send_inner(&self, request: &Request<'_>) -> Result<Response> {
+        let (url, what) = (request.url, request.what);
+        let first = Url::parse(url).map_err(|e| {
+            Error::new(
+                ErrorCode::FetchFailed,
+                format!("{what} URL {url} is not valid ({e})"),
+            )
+        })?;
+        let origin = first.origin();
+        let mut current = first;
+        let mut redirects = 0;
+        loop {
+            let mut builder = self.client.request(request.method.clone(), current.clone());
+            if current.origin() == origin {
+                for (name, value) in self.headers.iter().chain(&request.headers) {
+                    builder = builder.header(name, value);
+                }
+            }
+            if let Some(form) = &request.form {
+                let body = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish();
+                builder = builder
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body);
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| transport_error(url, what, &e, self.options.timeout))?;
+            let status = response.status();
+            let follow = status.is_redirection()
+                && status != StatusCode::NOT_MODIFIED
+                && (request.method == Method::GET || request.method == Method::HEAD);
+            if follow {
+                if let Some(location) = response
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                {
+                    let target = current.join(location).map_err(|_| {
+                        redirect_error(url, what, "the Location header is not a valid URL")
+                    })?;
+                    redirects += 1;
+                    if redirects > MAX_REDIRECTS {
+                        return Err(redirect_error(
+                            url,
+                            what,
+                            &format!("more than {MAX_REDIRECTS} redirects"),
+                        ));
+                    }
+                    let allowed = match target.scheme() {
+                        "https" => true,
+                        "http" => {
+                            current.scheme() == "http"
+                                && (self.options.allow_http || is_loopback(&target))
+                        }
+                        _ => false,
+                    };
+                    if !allowed {
+                        return Err(redirect_error(
+                            url,
+                            what,
+                            &format!("refused redirect to {target}: only https, or http between loopback hosts"),
+                        ));
+                    }
+                    current = target;
+                    continue;
+                }
+            }
+            return self.read(response, url, what).await;
+        }
+    }
+
+    async fn read(&self, response: reqwest::Response, url: &str, what: &str) -> Result<Response> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let max = self.options.max_bytes;
         if response
             .content_length()
@@ -238,79 +325,18 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched::Body {
-            status: status.as_u16(),
+        Ok(Response {
+            status,
+            headers,
             body,
-            validators,
-            freshness,
         })
     }
 }
 
-fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// Lifetime from `Cache-Control` (max-age, no-store/no-cache = 0) or `Expires`.
-fn freshness(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(cc) = headers
-        .get(header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-    {
-        let mut max_age = None;
-        for directive in cc.split(',').map(str::trim) {
-            let lower = directive.to_ascii_lowercase();
-            if lower == "no-store" || lower == "no-cache" {
-                return Some(Duration::ZERO);
-            }
-            if let Some(v) = lower.strip_prefix("max-age=") {
-                max_age = v
-                    .trim_matches('"')
-                    .parse::<u64>()
-                    .ok()
-                    .map(Duration::from_secs);
-            }
-        }
-        if max_age.is_some() {
-            return max_age;
-        }
-    }
-    let expires = headers.get(header::EXPIRES).and_then(|v| v.to_str().ok())?;
-    let at = httpdate::parse_http_date(expires)
-        .ok()
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    let base = headers
-        .get(header::DATE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|d| httpdate::parse_http_date(d).ok())
-        .unwrap_or_else(SystemTime::now);
-    Some(at.duration_since(base).unwrap_or(Duration::ZERO))
-}
-
-/// Seconds from a `Retry-After` value (delta-seconds or HTTP-date), capped.
-pub fn retry_after_secs(value: &str) -> Option<u64> {
-    let value = value.trim();
-    let secs = match value.parse::<u64>() {
-        Ok(s) => s,
-        Err(_) => {
-            let at = httpdate::parse_http_date(value).ok()?;
-            at.duration_since(SystemTime::now())
-                .map(|d| d.as_secs_f64().ceil() as u64)
-                .unwrap_or(0)
-        }
-    };
-    Some(secs.min(MAX_RETRY_AFTER_SECS))
-}
-
-fn status_error(url: &str, what: &str, status: StatusCode, headers: &HeaderMap) -> Error {
-    let code = status.as_u16();
-    let retry_after = headers
-        .get(header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(retry_after_secs);
+/// The error for a non-2xx answer: ERR_JWKS_RATE_LIMITED for 429 (and 503 with
+/// `Retry-After`), else ERR_JWKS_FETCH_FAILED, with `status` and `retryAfter`.
+pub fn status_error(url: &str, what: &str, code: u16, headers: &HeaderMap) -> Error {
+    let retry_after = retry_after(headers);
     let rate_limited = code == 429 || (code == 503 && retry_after.is_some());
     let mut err = if rate_limited {
         Error::new(
@@ -350,6 +376,13 @@ fn timeout_error(url: &str, what: &str, limit: Duration) -> Error {
     )
 }
 
+fn redirect_error(url: &str, what: &str, why: &str) -> Error {
+    Error::new(
+        ErrorCode::FetchFailed,
+        format!("{what} request to {url}: redirect refused ({why})"),
+    )
+}
+
 fn transport_error(url: &str, what: &str, e: &reqwest::Error, limit: Duration) -> Error {
     if e.is_timeout() {
         return timeout_error(url, what, limit);
@@ -361,9 +394,7 @@ fn transport_error(url: &str, what: &str, e: &reqwest::Error, limit: Duration) -
         detail.push_str(&s.to_string());
         source = s.source();
     }
-    let kind = if e.is_redirect() {
-        "redirect refused"
-    } else if e.is_connect() {
+    let kind = if e.is_connect() {
         "could not connect"
     } else {
         "request failed"
@@ -400,39 +431,5 @@ mod tests {
         assert!(check_url("not a url", true)
             .unwrap_err()
             .contains("valid URL"));
-    }
-
-    #[test]
-    fn cache_headers() {
-        let mut h = HeaderMap::new();
-        assert_eq!(freshness(&h), None);
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
-        );
-        assert_eq!(freshness(&h), Some(Duration::from_secs(300)));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        assert_eq!(freshness(&h), Some(Duration::ZERO));
-        let mut e = HeaderMap::new();
-        e.insert(
-            header::DATE,
-            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
-        );
-        e.insert(
-            header::EXPIRES,
-            HeaderValue::from_static("Sun, 06 Nov 1994 08:59:37 GMT"),
-        );
-        assert_eq!(freshness(&e), Some(Duration::from_secs(600)));
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(retry_after_secs("5"), Some(5));
-        assert_eq!(retry_after_secs("99999"), Some(MAX_RETRY_AFTER_SECS));
-        assert_eq!(retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0));
-        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
-        let got = retry_after_secs(&later).unwrap();
-        assert!((119..=121).contains(&got), "{got}");
-        assert_eq!(retry_after_secs("soon"), None);
     }
 }

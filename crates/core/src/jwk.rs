@@ -163,7 +163,7 @@ fn material_from_x5c(chain: &Value) -> Result<Material, String> {
     material_from_parsed_spki(cert.public_key())
 }
 
-fn b64_member(jwk: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn b64_member(jwk: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, String> {
     match jwk.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => URL_SAFE_NO_PAD

@@ -1,14 +1,14 @@
 //! The key cache against a real HTTP server on 127.0.0.1 (no Node): single flight, backoff,
 //! Retry-After, conditional requests, bad bodies. One test function runs the scenarios in
-//! order, because the clock they move is process-wide.
+//! order, on one manual clock.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use jwks_verify_core::cache::{CachePolicy, KeyCache, Usable};
-use jwks_verify_core::clock;
+use jwks_verify_core::clock::Clock;
 use jwks_verify_core::fetch::{Fetcher, HttpOptions};
+use jwks_verify_core::key_cache::{CachePolicy, KeyCache, Usable};
 use jwks_verify_core::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -94,6 +94,12 @@ async fn serve(answer: Answer) -> Server {
     server
 }
 
+/// The clock of every cache here, moved by the scenarios.
+fn clock() -> &'static Clock {
+    static CLOCK: OnceLock<Clock> = OnceLock::new();
+    CLOCK.get_or_init(Clock::manual)
+}
+
 fn cache(url: &str) -> Arc<KeyCache> {
     let policy = CachePolicy {
         max_age_ms: 600_000,
@@ -104,6 +110,8 @@ fn cache(url: &str) -> Arc<KeyCache> {
         url.to_owned(),
         Fetcher::new(HttpOptions::default()).expect("client"),
         policy,
+        clock().clone(),
+        None,
     )
 }
 
@@ -149,9 +157,9 @@ async fn backoff_then_fail_fast() {
     let again = cache.load().await.expect_err("still backing off");
     assert_eq!(again.code, ErrorCode::FetchFailed);
     assert_eq!(again.retry_after, Some(1), "the first backoff is 1 s");
-    assert!(matches!(cache.usable(clock::now_ms()), Usable::Failing(_)));
+    assert!(matches!(cache.usable(clock().now_ms()), Usable::Failing(_)));
     assert_eq!(server.count(), 1, "no request while backing off");
-    clock::advance(1_001);
+    clock().advance(1_001);
     let _ = cache.load().await;
     assert_eq!(server.count(), 2, "a retry once the backoff has passed");
     let third = cache.load().await.expect_err("backing off again");
@@ -172,14 +180,14 @@ async fn retry_after_is_obeyed() {
         (ErrorCode::RateLimited, Some(7))
     );
     server.set(ok(JWKS));
-    clock::advance(6_000);
+    clock().advance(6_000);
     let err = cache.load().await.expect_err("Retry-After not over yet");
     assert_eq!(
         (err.code, err.retry_after),
         (ErrorCode::RateLimited, Some(1))
     );
     assert_eq!(server.count(), 1);
-    clock::advance(1_001);
+    clock().advance(1_001);
     assert!(cache.load().await.is_ok());
     assert_eq!(server.count(), 2);
 }
@@ -192,9 +200,9 @@ async fn conditional_refresh() {
     .await;
     let cache = cache(&server.url);
     cache.load().await.expect("keys");
-    let first = cache.snapshot();
+    let first = cache.health(clock().now_ms());
     assert_eq!(
-        first.expires_at - first.fetched_at,
+        first.expires_at.unwrap() - first.fetched_at.unwrap(),
         60_000,
         "max-age=60 within [cooldown, maxAge]"
     );
@@ -203,19 +211,19 @@ async fn conditional_refresh() {
         headers: vec!["etag: \"v1\"".into()],
         ..ok("")
     });
-    clock::advance(55_000); // past 90% of 60 s
-    match cache.usable(clock::now_ms()) {
+    clock().advance(55_000); // past 90% of 60 s
+    match cache.usable(clock().now_ms()) {
         Usable::Keys { stale, .. } => assert!(!stale),
         other => panic!("expected keys, got {other:?}"),
     }
     for _ in 0..200 {
-        if cache.counters.not_modified.load(Ordering::SeqCst) == 1 {
+        if cache.counters().not_modified.load(Ordering::SeqCst) == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
-        cache.counters.not_modified.load(Ordering::SeqCst),
+        cache.counters().not_modified.load(Ordering::SeqCst),
         1,
         "the refresh got a 304"
     );
@@ -225,7 +233,7 @@ async fn conditional_refresh() {
         "{conditional}"
     );
     assert!(
-        cache.snapshot().fetched_at > first.fetched_at,
+        cache.health(clock().now_ms()).fetched_at > first.fetched_at,
         "a 304 renews freshness"
     );
     assert_eq!(server.count(), 2);
@@ -237,15 +245,15 @@ async fn bad_body_keeps_good_keys() {
     cache.load().await.expect("keys");
     for body in ["not json", "{}", "{\"keys\":5}"] {
         server.set(ok(body));
-        clock::advance(600_001);
-        cache.refresh_in_background(clock::now_ms());
+        clock().advance(600_001);
+        let _ = cache.usable(clock().now_ms()); // due: starts a background refresh
         for _ in 0..200 {
-            if cache.health(clock::now_ms()).last_error.is_some() {
+            if cache.health(clock().now_ms()).last_error.is_some() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let health = cache.health(clock::now_ms());
+        let health = cache.health(clock().now_ms());
         assert_eq!(
             health.last_error.map(|e| e.code),
             Some(ErrorCode::JwksInvalid),
@@ -254,11 +262,11 @@ async fn bad_body_keeps_good_keys() {
         assert_eq!(health.kids, ["k1"], "{body}: good keys kept");
         assert!(
             matches!(
-                cache.usable(clock::now_ms()),
+                cache.usable(clock().now_ms()),
                 Usable::Keys { stale: true, .. }
             ),
             "{body}: stale keys serve"
         );
-        clock::advance(31_000); // let the backoff pass before the next round
+        clock().advance(31_000); // let the backoff pass before the next round
     }
 }

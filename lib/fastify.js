@@ -21,7 +21,7 @@
 // The plugin is not encapsulated (fastify-plugin semantics, without needing the fastify-plugin package): the
 // decorators are visible to the scope that registered it.
 
-const { scopeAnswer, _internal } = require('./express.js')
+const { scopeAnswer, scopeList, resolveOptions, authenticateRequest } = require('./http-answers.js')
 
 /** Options Fastify itself reads from `register(plugin, options)`; not Verifier options. */
 const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
@@ -34,19 +34,19 @@ function sendAnswer(reply, answer) {
 async function jwksVerify(fastify, options) {
   const rest = {}
   for (const [key, value] of Object.entries(options || {})) if (!REGISTER_OPTIONS.includes(key)) rest[key] = value
-  const settings = _internal.resolveOptions(rest, 'jwks-verify/fastify')
+  const settings = resolveOptions(rest, 'jwks-verify/fastify')
 
   fastify.decorateRequest('auth', null)
   fastify.decorate('jwksVerifier', settings.verifier)
 
   fastify.decorate('authenticate', async function authenticate(request, reply) {
-    const { auth, answer } = await _internal.authenticateRequest(request, settings)
+    const { auth, answer } = await authenticateRequest(request, settings)
     if (answer) return sendAnswer(reply, answer)
     request.auth = auth || null
   })
 
   fastify.decorate('requireScope', function requireScope(...scopes) {
-    const needed = _internal.scopeList(scopes)
+    const needed = scopeList(scopes)
     return async function requireScopeHook(request, reply) {
       const answer = scopeAnswer(request.auth, needed, { realm: settings.realm })
       if (answer) return sendAnswer(reply, answer)

@@ -1,40 +1,49 @@
 'use strict'
-// jwks-verify/express — Express (4 and 5) and Connect middleware: a thin layer over `Verifier#verify`.
-//
-//   const { authenticate, requireScope } = require('jwks-verify/express')
-//   app.use('/api', authenticate({ issuer: 'https://id.example.com/', audience: 'my-api' }))
-//   app.get('/api/orders', requireScope('orders:read'), (req, res) => res.json({ user: req.auth.payload.sub }))
-//
-// Answers follow RFC 6750 section 3:
-//   valid token                     -> next(), `req.auth = { payload, header, issuer, token }`
-//   no token (credentialsRequired)  -> 401, `WWW-Authenticate: Bearer` (no error code, as the RFC asks)
-//   malformed Authorization header  -> 400, `WWW-Authenticate: Bearer error="invalid_request", error_description="…"`
-//   token refused by the verifier   -> 401, `WWW-Authenticate: Bearer error="invalid_token", error_description="…"`
-//   signing keys unavailable        -> 503 with `Retry-After` (never 401: the provider's outage is not the client's fault)
-//   scope missing (requireScope)    -> 403, `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"`
-//   CORS preflight (OPTIONS with Access-Control-Request-Method) -> next() without auth (preflights carry no token)
-// Any other error (a bug, a closed verifier...) goes to `next(err)`.
-//
-// The framework-neutral helpers below (`parseAuthorization`, `failureAnswer`, `scopeAnswer`, `challenge`) are
-// also used by `jwks-verify/fastify` and `jwks-verify/apollo`, so every entry point answers alike.
+// The HTTP answers of the jwks-verify entry points (express, fastify, apollo), framework-neutral: RFC 6750 section 3
+// as listed at the top of express.js. An answer is `{ status, headers, body }`; each entry point sends it its own way.
+// The one classification of error codes (401 invalid_token, 503 + Retry-After, else a server error) is here; the
+// CLI reads it too.
 
-const { Verifier } = require('./index.js')
+/** A token the verifier refused: 401 invalid_token. */
+const INVALID_TOKEN = Object.freeze({ status: 401 })
+/** The provider's signing keys cannot be had right now: 503 + Retry-After. */
+const KEYS_UNAVAILABLE = Object.freeze({
+  status: 503,
+  description: 'the signing keys of the token issuer cannot be fetched right now; retry later',
+})
+/** The provider's validation endpoint cannot say right now whether the token is still active: 503 + Retry-After. */
+const VALIDATION_UNAVAILABLE = Object.freeze({
+  status: 503,
+  description: 'the token issuer cannot confirm right now that the token is still active; retry later',
+})
 
-/** Error codes meaning "the provider's signing keys cannot be had right now": 503, not 401. */
-const KEYS_UNAVAILABLE = new Set(['ERR_JWKS_FETCH_FAILED', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_RATE_LIMITED', 'ERR_JWKS_INVALID'])
-
-/** Error codes meaning "this token is not acceptable": 401 invalid_token. */
-const TOKEN_REFUSED = new Set([
-  'ERR_JWS_INVALID',
-  'ERR_JWT_INVALID',
-  'ERR_JOSE_ALG_NOT_ALLOWED',
-  'ERR_JOSE_NOT_SUPPORTED',
-  'ERR_JWKS_NO_MATCHING_KEY',
-  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
-  'ERR_JWT_EXPIRED',
-  'ERR_JWT_CLAIM_VALIDATION_FAILED',
-  'ERR_JWT_REVOKED',
+/**
+ * The one classification of the error codes of `verify` (DESIGN.md's error table). A code not listed here
+ * (ERR_INVALID_OPTIONS, ERR_VERIFIER_CLOSED, ERR_JWKS_NOT_LOADED, ERR_REVALIDATION_PENDING, anything unknown)
+ * is a server error: 500, through the framework's error handling. To classify a new code, add one line.
+ */
+const ERROR_CLASSES = new Map([
+  ['ERR_JWS_INVALID', INVALID_TOKEN],
+  ['ERR_JWT_INVALID', INVALID_TOKEN],
+  ['ERR_JOSE_ALG_NOT_ALLOWED', INVALID_TOKEN],
+  ['ERR_JOSE_NOT_SUPPORTED', INVALID_TOKEN],
+  ['ERR_JWKS_NO_MATCHING_KEY', INVALID_TOKEN],
+  ['ERR_JWS_SIGNATURE_VERIFICATION_FAILED', INVALID_TOKEN],
+  ['ERR_JWT_EXPIRED', INVALID_TOKEN],
+  ['ERR_JWT_CLAIM_VALIDATION_FAILED', INVALID_TOKEN],
+  ['ERR_TOKEN_INACTIVE', INVALID_TOKEN],
+  ['ERR_JWKS_FETCH_FAILED', KEYS_UNAVAILABLE],
+  ['ERR_JWKS_TIMEOUT', KEYS_UNAVAILABLE],
+  ['ERR_JWKS_RATE_LIMITED', KEYS_UNAVAILABLE],
+  ['ERR_JWKS_INVALID', KEYS_UNAVAILABLE],
+  ['ERR_REVALIDATION_FAILED', VALIDATION_UNAVAILABLE],
 ])
+
+/** True when `code` means the provider cannot be had right now (503 + Retry-After): it says nothing of the token. */
+function isUnavailable(code) {
+  const errorClass = ERROR_CLASSES.get(code)
+  return errorClass !== undefined && errorClass.status === 503
+}
 
 /** Retry-After (seconds) sent with a 503 when the error carries none. */
 const DEFAULT_RETRY_AFTER = 5
@@ -95,31 +104,26 @@ function retryAfterSeconds(err, fallback = DEFAULT_RETRY_AFTER) {
 
 /**
  * The HTTP answer for a failed `verify`: `{ status, headers, body }`, or `null` when the error is not about the
- * token or the keys (the caller then treats it as a server error).
+ * token or the provider (the caller then treats it as a server error).
  */
 function failureAnswer(err, { realm, retryAfter = DEFAULT_RETRY_AFTER } = {}) {
   const code = err && err.code
-  if (KEYS_UNAVAILABLE.has(code)) {
+  const errorClass = ERROR_CLASSES.get(code)
+  if (errorClass === undefined) return null
+  if (errorClass.status === 503) {
     const seconds = retryAfterSeconds(err, retryAfter)
     return {
       status: 503,
       headers: { 'retry-after': String(seconds), 'cache-control': 'no-store' },
-      body: {
-        error: 'temporarily_unavailable',
-        error_description: 'the signing keys of the token issuer cannot be fetched right now; retry later',
-        code,
-      },
+      body: { error: 'temporarily_unavailable', error_description: errorClass.description, code },
     }
   }
-  if (TOKEN_REFUSED.has(code)) {
-    const description = (err.message || code).split('\n')[0]
-    return {
-      status: 401,
-      headers: { 'www-authenticate': challenge({ realm, error: 'invalid_token', description }) },
-      body: { error: 'invalid_token', error_description: description, code },
-    }
+  const description = (err.message || code).split('\n')[0]
+  return {
+    status: 401,
+    headers: { 'www-authenticate': challenge({ realm, error: 'invalid_token', description }) },
+    body: { error: 'invalid_token', error_description: description, code },
   }
-  return null
 }
 
 /** The answer for a request without a usable Authorization header (`parsed` from `parseAuthorization`). */
@@ -206,6 +210,8 @@ function resolveOptions(options, name) {
       )
     }
   } else {
+    // The addon is loaded when first needed: the CLI reads this module without it (decode, inspect).
+    const { Verifier } = require('../index.js')
     verifier = new Verifier(verifierOptions) // throws ERR_INVALID_OPTIONS naming a wrong option
     owned = true
   }
@@ -221,8 +227,8 @@ function resolveOptions(options, name) {
 
 /**
  * Runs one authentication: token from `getToken(req)` or the Authorization header, then `verify`.
- * Resolves `{ auth }` (auth undefined when there is no token and none is required) or `{ answer }`; rejects
- * with errors that are not about the token or the keys.
+ * Resolves `{ auth }` (auth undefined when there is no token and none is required) or `{ answer, error }`; rejects
+ * with errors that are not about the token or the provider.
  */
 async function authenticateRequest(req, settings) {
   // A CORS preflight carries no credentials by design (Fetch standard): let it reach the CORS handler.
@@ -257,65 +263,14 @@ async function authenticateRequest(req, settings) {
   return { auth: { payload: result.payload, header: result.header, issuer: result.issuer, token } }
 }
 
-/** Sends an answer with Node's own response API (works for Express, Connect and plain node:http). */
-function send(res, answer) {
-  if (res.headersSent) return void res.end()
-  res.statusCode = answer.status
-  for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value)
-  const body = JSON.stringify(answer.body)
-  res.setHeader('content-type', 'application/json; charset=utf-8')
-  res.setHeader('content-length', Buffer.byteLength(body))
-  res.end(body)
+module.exports = {
+  isUnavailable,
+  challenge,
+  parseAuthorization,
+  failureAnswer,
+  grantedScopes,
+  scopeAnswer,
+  scopeList,
+  resolveOptions,
+  authenticateRequest,
 }
-
-/**
- * Express/Connect middleware that verifies the request's bearer token.
- * @param options a Verifier, or `{ verifier }`, or Verifier options (issuer, audience, ...), plus
- *   `getToken(req)` (default: the `Authorization: Bearer` header), `credentialsRequired` (default true),
- *   `realm` (default none), `retryAfter` (seconds, default 5: sent with a 503 when the error has no retryAfter).
- * The middleware exposes the verifier it uses as `middleware.verifier`.
- */
-function authenticate(options) {
-  const settings = resolveOptions(options, 'authenticate')
-  function jwksVerifyMiddleware(req, res, next) {
-    authenticateRequest(req, settings).then(
-      ({ auth, answer }) => {
-        if (answer) return send(res, answer)
-        if (auth) req.auth = auth
-        next()
-      },
-      (err) => next(err),
-    )
-  }
-  jwksVerifyMiddleware.verifier = settings.verifier
-  return jwksVerifyMiddleware
-}
-
-/**
- * Middleware answering 403 insufficient_scope unless `req.auth` grants every named scope (from the token's
- * `scope` string or `scp` claim); 401 when the request was not authenticated. Use after `authenticate`.
- */
-function requireScope(...scopes) {
-  const needed = scopeList(scopes)
-  function jwksVerifyRequireScope(req, res, next) {
-    const answer = scopeAnswer(req.auth, needed)
-    if (answer) return send(res, answer)
-    next()
-  }
-  return jwksVerifyRequireScope
-}
-
-module.exports = authenticate
-module.exports.default = authenticate
-module.exports.authenticate = authenticate
-module.exports.requireScope = requireScope
-module.exports.parseAuthorization = parseAuthorization
-module.exports.failureAnswer = failureAnswer
-module.exports.scopeAnswer = scopeAnswer
-module.exports.challenge = challenge
-module.exports.grantedScopes = grantedScopes
-// Internal to the jwks-verify entry points (not part of the typed API).
-Object.defineProperty(module.exports, '_internal', {
-  value: Object.freeze({ resolveOptions, authenticateRequest, missingOrMalformedAnswer, scopeList, KEYS_UNAVAILABLE }),
-  enumerable: false,
-})

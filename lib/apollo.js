@@ -22,7 +22,7 @@
 // When jwks-verify/express (or anything else) already set `req.auth` for this request, it is reused, and a
 // request is verified once however many times the context function runs for it.
 
-const { scopeAnswer, _internal } = require('./express.js')
+const { scopeAnswer, scopeList, resolveOptions, authenticateRequest } = require('./http-answers.js')
 
 /** GraphQLError from the application's `graphql` (the copy Apollo Server uses; loaded when first needed). */
 function graphQLErrorClass(settings) {
@@ -32,7 +32,7 @@ function graphQLErrorClass(settings) {
 
 const CODES = { 400: 'BAD_REQUEST', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 503: 'SERVICE_UNAVAILABLE' }
 
-/** A GraphQLError carrying an HTTP answer of jwks-verify/express (`{ status, headers, body }`). */
+/** A GraphQLError carrying an HTTP answer of ./http-answers.js (`{ status, headers, body }`). */
 function answerToGraphQLError(answer, GraphQLError, cause) {
   const message = answer.body.error_description || answer.body.error
   return new GraphQLError(message, {
@@ -61,7 +61,7 @@ function authContext(options) {
   delete rest.GraphQLError
   if (extend !== undefined && typeof extend !== 'function') throw new TypeError('authContext: context must be a function')
   if (!('credentialsRequired' in rest)) rest.credentialsRequired = false
-  const settings = _internal.resolveOptions(rest, 'authContext')
+  const settings = resolveOptions(rest, 'authContext')
   settings.GraphQLError = GraphQLErrorOption
 
   async function authFor(req) {
@@ -69,7 +69,7 @@ function authContext(options) {
     if (req.auth && typeof req.auth === 'object' && req.auth.payload) return req.auth
     let pending = verified.get(req)
     if (!pending) {
-      pending = _internal.authenticateRequest(req, settings)
+      pending = authenticateRequest(req, settings)
       verified.set(req, pending)
     }
     const { auth, answer, error } = await pending
@@ -99,7 +99,7 @@ function requireAuth(ctx, options = {}) {
  * of `scopes` (from its `scope` string or `scp` claim); returns `ctx.auth`.
  */
 function requireScope(ctx, ...scopes) {
-  const needed = _internal.scopeList(scopes)
+  const needed = scopeList(scopes)
   const auth = requireAuth(ctx)
   const answer = scopeAnswer(auth, needed)
   if (answer) throw answerToGraphQLError(answer, graphQLErrorClass({}))

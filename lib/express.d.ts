@@ -1,16 +1,14 @@
 // Types of jwks-verify/express (Express 4/5 and Connect middleware).
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Verifier, VerifierOptions, JwtPayload, JwsHeader } from './index'
+import type { Verifier, VerifierOptions, JwtPayload, VerifyResult } from '../index'
 
 declare namespace authenticate {
   /** What a verified request carries as `req.auth`. */
-  export interface AuthInfo<T = JwtPayload> {
-    /** The verified claims. */
-    payload: T
-    /** The protected header of the token. */
-    header: JwsHeader
-    /** The issuer whose keys verified the token. */
-    issuer: string
+  /**
+   * What `req.auth` holds: the verification result plus the token. `header` is null (and `issuer` may be) only for
+   * an opaque token accepted through `revalidate.opaque`.
+   */
+  export type AuthInfo<T = JwtPayload> = VerifyResult<T> & {
     /** The token itself (for calls made on the caller's behalf). Do not log it. */
     token: string
   }

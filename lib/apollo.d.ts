@@ -1,6 +1,6 @@
 // Types of jwks-verify/apollo (Apollo Server 4/5 context helper).
 import type { IncomingMessage } from 'node:http'
-import type { Verifier, VerifierOptions, JwtPayload } from './index'
+import type { Verifier, VerifierOptions, JwtPayload } from '../index'
 import type { AuthInfo, EntryOptions } from './express'
 
 declare namespace authContext {

@@ -1,6 +1,6 @@
 // Types of jwks-verify/fastify (Fastify 4/5 plugin).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Verifier, VerifierOptions } from './index'
+import type { Verifier, VerifierOptions } from '../index'
 import type { AuthInfo, EntryOptions } from './express'
 
 declare namespace jwksVerify {
