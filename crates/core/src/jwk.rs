@@ -385,6 +385,27 @@ mod tests {
     }
 
     #[test]
+    fn keys_without_alg_fit_every_algorithm_of_their_family() {
+        use Algorithm::*;
+        for (jwk, want) in [
+            (
+                json!({"kty":"RSA","x5c":[RSA_CERT]}),
+                vec![RS256, RS384, RS512, PS256, PS384, PS512],
+            ),
+            (json!({"kty":"EC","x5c":[EC_CERT]}), vec![ES256]),
+            (json!({"kty":"EC","x5c":[EC384_CERT]}), vec![ES384]),
+            (json!({"kty":"OKP","crv":"Ed25519","x":ED_X}), vec![EdDSA]),
+        ] {
+            let key = import(&jwk, Origin::Remote).unwrap();
+            let fits: Vec<Algorithm> = Algorithm::ALL
+                .into_iter()
+                .filter(|a| key.fits(*a))
+                .collect();
+            assert_eq!(fits, want, "{jwk}");
+        }
+    }
+
+    #[test]
     fn ed25519_small_order_keys_are_skipped() {
         let identity = URL_SAFE_NO_PAD.encode({
             let mut x = [0u8; 32];

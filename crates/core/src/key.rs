@@ -109,27 +109,28 @@ impl Key {
                 ));
             }
         }
-        let prepared = match alg {
-            Some(alg) => vec![(alg, prepare(alg, &material)?)],
-            None => {
-                // Every algorithm of the family the material is usable for (an HMAC secret of
-                // 48 bytes: HS256 and HS384, not HS512); the first reason when none.
-                let mut prepared = Vec::new();
-                let mut first_error = None;
-                for alg in Algorithm::ALL.into_iter().filter(|a| a.family() == family) {
-                    match prepare(alg, &material) {
-                        Ok(p) => prepared.push((alg, p)),
-                        Err(why) => {
-                            first_error.get_or_insert(why);
-                        }
-                    }
+        let algs: Vec<Algorithm> = match (alg, &material) {
+            (Some(alg), _) => vec![alg],
+            // An HMAC secret serves the hashes it is long enough for: 48 bytes, HS256 and HS384.
+            (None, Material::Secret { k }) => {
+                let algs: Vec<Algorithm> = Algorithm::ALL
+                    .into_iter()
+                    .filter(|a| a.is_hmac() && k.len() >= a.min_secret_len())
+                    .collect();
+                if algs.is_empty() {
+                    return Err(secret_too_short(k.len(), Algorithm::HS256));
                 }
-                match first_error {
-                    Some(why) if prepared.is_empty() => return Err(why),
-                    _ => prepared,
-                }
+                algs
             }
+            (None, _) => Algorithm::ALL
+                .into_iter()
+                .filter(|a| a.family() == family)
+                .collect(),
         };
+        let mut prepared = Vec::with_capacity(algs.len());
+        for alg in algs {
+            prepared.push((alg, prepare(alg, &material)?));
+        }
         let fingerprint = fingerprint(kid.as_deref(), alg, &material);
         Ok(Key {
             kid,
@@ -213,16 +214,19 @@ fn prepare(alg: Algorithm, material: &Material) -> Result<Prepared, String> {
                 _ => return Err(format!("{} is not an HMAC algorithm", alg.name())),
             };
             if k.len() < alg.min_secret_len() {
-                return Err(format!(
-                    "oct key of {} bytes is shorter than the {} bytes {} needs",
-                    k.len(),
-                    alg.min_secret_len(),
-                    alg.name()
-                ));
+                return Err(secret_too_short(k.len(), alg));
             }
             Prepared::Hmac(Box::new(hmac::Key::new(hash, k)))
         }
     })
+}
+
+fn secret_too_short(len: usize, alg: Algorithm) -> String {
+    format!(
+        "oct key of {len} bytes is shorter than the {} bytes {} needs",
+        alg.min_secret_len(),
+        alg.name()
+    )
 }
 
 /// The Ed25519 encodings of small-order points, sign bit cleared: the identity (y = 1), the

@@ -239,6 +239,7 @@ mod tests {
             {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"ed"}]}"#;
         let set = KeySet::parse(body, Origin::Remote, None).unwrap();
         assert_eq!(set.kids(), ["ed"]);
+        assert!(!set.is_empty());
         assert_eq!(set.skipped.len(), 1);
         assert_eq!(set.skipped[0].kid.as_deref(), Some("small"));
         assert_eq!(set.candidates(Algorithm::EdDSA, Some("small")).count(), 0);
