@@ -38,7 +38,9 @@ impl CachePolicy {
         let max = self.max_age_ms;
         match freshness {
             None => max,
-            Some(d) => (d.as_millis() as u64).clamp(self.cooldown_ms.min(max), max),
+            Some(d) => u64::try_from(d.as_millis())
+                .unwrap_or(u64::MAX)
+                .clamp(self.cooldown_ms.min(max), max),
         }
     }
 
@@ -71,6 +73,7 @@ mod tests {
         assert_eq!(p.ttl_ms(Some(Duration::ZERO)), 30_000);
         assert_eq!(p.ttl_ms(Some(Duration::from_secs(60))), 60_000);
         assert_eq!(p.ttl_ms(Some(Duration::from_secs(86_400))), 600_000);
+        assert_eq!(p.ttl_ms(Some(Duration::MAX)), 600_000, "no wrap-around");
         let odd = CachePolicy {
             max_age_ms: 10_000,
             cooldown_ms: 30_000,

@@ -169,9 +169,13 @@ fn check_hmac(
     secret: Option<&[u8]>,
     local: Option<&KeySet>,
 ) -> Result<()> {
+    // A local oct key serves the HS* algorithms its length (and its own `alg`) allow.
     let has_local_oct =
-        local.is_some_and(|k| k.candidates(Algorithm::HS256, None).next().is_some());
-    if algorithms.iter().any(|a| a.is_hmac()) && secret.is_none() && !has_local_oct {
+        |alg: &Algorithm| local.is_some_and(|k| k.candidates(*alg, None).next().is_some());
+    let unserved = algorithms
+        .iter()
+        .any(|a| a.is_hmac() && secret.is_none() && !has_local_oct(a));
+    if unserved {
         return Err(Error::options(
             &entry.path("algorithms"),
             "names an HS* algorithm but no \"secret\" (or local \"oct\" key) is given",

@@ -307,6 +307,23 @@ mod tests {
     }
 
     #[test]
+    fn a_local_oct_key_serves_the_hs_algorithm_its_length_allows() {
+        let k48 = "a".repeat(64); // 48 bytes of base64url
+        let keys = json!({"keys":[{"kty":"oct","alg":"HS384","k":k48,"kid":"o"}]});
+        let o = parse(
+            &json!({"keys":keys.clone(),"algorithms":["HS384"]}),
+            SecretBytes::None,
+        );
+        assert!(o.is_ok(), "{:?}", o.err());
+        let e = parse(
+            &json!({"keys":keys,"algorithms":["HS512"]}),
+            SecretBytes::None,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("no \"secret\""), "{}", e.message);
+    }
+
+    #[test]
     fn defaults_and_forms() {
         let o = parse(
             &json!({"issuer":"https://login.example.com/"}),
