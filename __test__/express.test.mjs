@@ -64,8 +64,8 @@ test('an expired token: 401 invalid_token with an escaped error_description', as
   assert.match(www, /^Bearer realm="orders", error="invalid_token", error_description="(?:[^"\\]|\\.)*"$/);
   assert.equal(r.body.error, 'invalid_token');
   assert.equal(r.body.code, 'ERR_JWT_EXPIRED');
-  assert.match(r.body.error_description, /exp/);
-  // the description in the header is the message, with " and \ escaped as quoted-pairs
+  assert.equal(r.body.error_description, 'the token has expired');
+  // the description in the header is the same text, with " and \ escaped as quoted-pairs
   const quoted = www.match(/error_description="((?:[^"\\]|\\.)*)"$/)[1];
   assert.equal(quoted.replace(/\\(.)/g, '$1'), r.body.error_description);
   assert.equal(r.headers.get('retry-after'), null);
@@ -105,10 +105,21 @@ test('a malformed Authorization header: 400 invalid_request', async () => {
   }
 });
 
-test('a CORS preflight passes without a token; a plain OPTIONS does not', async () => {
-  const pre = await fetch(`${base}/api/me`, { method: 'OPTIONS', headers: { origin: 'https://app.test', 'access-control-request-method': 'GET' } });
+test('a CORS preflight for an Authorization header passes without a token; other OPTIONS requests do not', async () => {
+  const preflight = (requestHeaders) =>
+    fetch(`${base}/api/me`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.test',
+        'access-control-request-method': 'GET',
+        ...(requestHeaders ? { 'access-control-request-headers': requestHeaders } : {}),
+      },
+    });
+  const pre = await preflight('Content-Type, Authorization');
   assert.notEqual(pre.status, 401);
   assert.equal(pre.headers.get('www-authenticate'), null);
+  assert.equal((await preflight()).status, 401, 'a preflight that names no Authorization header is authenticated');
+  assert.equal((await preflight('x-custom')).status, 401);
   const plain = await fetch(`${base}/api/me`, { method: 'OPTIONS' });
   assert.equal(plain.status, 401);
 });
@@ -142,7 +153,10 @@ test('requireScope: 403 insufficient_scope naming the scopes, 200 with them', as
   assert.equal((await get(`${base}/api/orders`, bearer(token))).status, 200);
   const r = await get(`${base}/api/admin`, bearer(token));
   assert.equal(r.status, 403);
-  assert.match(r.headers.get('www-authenticate'), /^Bearer error="insufficient_scope", error_description="[^"]*admin[^"]*", scope="admin orders:write"$/);
+  assert.match(
+    r.headers.get('www-authenticate'),
+    /^Bearer error="insufficient_scope", error_description="[^"]*admin[^"]*", scope="admin orders:write"$/,
+  );
   assert.equal(r.body.error, 'insufficient_scope');
   // `scp` as an array (Okta, Entra ID) counts too
   const scp = signJwt(key, claims({ scope: undefined, scp: ['admin', 'orders:write'] }));
@@ -230,7 +244,10 @@ test('helpers: header parsing and challenge quoting', () => {
   assert.ok(parseAuthorization('Bearer a b').malformed);
   assert.ok(parseAuthorization('Basic x').malformed);
   assert.ok(parseAuthorization('').malformed);
-  assert.equal(challenge({ error: 'invalid_token', description: 'say "hi" \\ bye\nnow' }), 'Bearer error="invalid_token", error_description="say \\"hi\\" \\\\ bye?now"');
+  assert.equal(
+    challenge({ error: 'invalid_token', description: 'say "hi" \\ bye\nnow' }),
+    'Bearer error="invalid_token", error_description="say \\"hi\\" \\\\ bye?now"',
+  );
   assert.equal(challenge(), 'Bearer');
   // CommonJS and ESM see the same module
   const cjs = require('jwks-verify/express');
@@ -244,7 +261,11 @@ test('attacker-controlled text in the description cannot break or inject headers
     assert.equal(r.status, 401, JSON.stringify(kid));
     const www = r.headers.get('www-authenticate');
     // one well-formed challenge: printable ASCII only, every quoted-string closed, nothing after it
-    assert.match(www, /^Bearer realm="orders", error="invalid_token", error_description="(?:[\x20-\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"$/, www);
+    assert.match(
+      www,
+      /^Bearer realm="orders", error="invalid_token", error_description="(?:[\x20-\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"$/,
+      www,
+    );
   }
 });
 

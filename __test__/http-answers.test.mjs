@@ -63,13 +63,23 @@ test('every ErrorCode (index.d.ts and errorCodes()) has its answer: 401, 503 or 
   }
 });
 
-test('token refused: 401 invalid_token, the first line of the message as error_description', () => {
+test('token refused: 401 invalid_token with a generic description per code, never the detailed message', () => {
   for (const code of INVALID_TOKEN) {
     const answer = failureAnswer(failure(code), { realm: 'api' });
     assert.equal(answer?.status, 401, code);
-    assert.equal(answer.headers['www-authenticate'], `Bearer realm="api", error="invalid_token", error_description="${code}: why"`, code);
-    assert.deepEqual(answer.body, { error: 'invalid_token', error_description: `${code}: why`, code }, code);
+    const description = answer.body.error_description;
+    assert.ok(description && !description.includes('why'), `${code}: ${description}`);
+    assert.equal(answer.headers['www-authenticate'], `Bearer realm="api", error="invalid_token", error_description="${description}"`, code);
+    assert.deepEqual(answer.body, { error: 'invalid_token', error_description: description, code }, code);
   }
+  // An unknown iss: the message lists the accepted issuers, the answer does not.
+  const iss = Object.assign(new Error('unexpected "iss" claim value "https://evil" (accepted: https://secret-tenant.example)'), {
+    code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
+    claim: 'iss',
+  });
+  const answer = failureAnswer(iss);
+  assert.equal(answer.body.error_description, 'the token\'s "iss" claim is not accepted');
+  assert.ok(!JSON.stringify(answer).includes('secret-tenant'));
 });
 
 test("provider unavailable: 503 temporarily_unavailable with the error's Retry-After, else the default", () => {

@@ -4,8 +4,8 @@
 // The one classification of error codes (401 invalid_token, 503 + Retry-After, else a server error) is here; the
 // CLI reads it too.
 
-/** A token the verifier refused: 401 invalid_token. */
-const INVALID_TOKEN = Object.freeze({ status: 401 })
+/** A token the verifier refused: 401 invalid_token, with a generic description of the code. */
+const refused = (description) => Object.freeze({ status: 401, description })
 /** The provider's signing keys cannot be had right now: 503 + Retry-After. */
 const KEYS_UNAVAILABLE = Object.freeze({
   status: 503,
@@ -23,15 +23,15 @@ const VALIDATION_UNAVAILABLE = Object.freeze({
  * is a server error: 500, through the framework's error handling. To classify a new code, add one line.
  */
 const ERROR_CLASSES = new Map([
-  ['ERR_JWS_INVALID', INVALID_TOKEN],
-  ['ERR_JWT_INVALID', INVALID_TOKEN],
-  ['ERR_JOSE_ALG_NOT_ALLOWED', INVALID_TOKEN],
-  ['ERR_JOSE_NOT_SUPPORTED', INVALID_TOKEN],
-  ['ERR_JWKS_NO_MATCHING_KEY', INVALID_TOKEN],
-  ['ERR_JWS_SIGNATURE_VERIFICATION_FAILED', INVALID_TOKEN],
-  ['ERR_JWT_EXPIRED', INVALID_TOKEN],
-  ['ERR_JWT_CLAIM_VALIDATION_FAILED', INVALID_TOKEN],
-  ['ERR_TOKEN_INACTIVE', INVALID_TOKEN],
+  ['ERR_JWS_INVALID', refused('the token is not a well-formed signed JWT')],
+  ['ERR_JWT_INVALID', refused('the token payload is not a JSON object of claims')],
+  ['ERR_JOSE_ALG_NOT_ALLOWED', refused('the token signing algorithm is not accepted')],
+  ['ERR_JOSE_NOT_SUPPORTED', refused('the token uses a JWS feature that is not supported')],
+  ['ERR_JWKS_NO_MATCHING_KEY', refused('no signing key of the issuer matches the token')],
+  ['ERR_JWS_SIGNATURE_VERIFICATION_FAILED', refused('the token signature is invalid')],
+  ['ERR_JWT_EXPIRED', refused('the token has expired')],
+  ['ERR_JWT_CLAIM_VALIDATION_FAILED', refused('a claim of the token is not accepted')],
+  ['ERR_TOKEN_INACTIVE', refused('the token is no longer active')],
   ['ERR_JWKS_FETCH_FAILED', KEYS_UNAVAILABLE],
   ['ERR_JWKS_TIMEOUT', KEYS_UNAVAILABLE],
   ['ERR_JWKS_RATE_LIMITED', KEYS_UNAVAILABLE],
@@ -118,7 +118,12 @@ function failureAnswer(err, { realm, retryAfter = DEFAULT_RETRY_AFTER } = {}) {
       body: { error: 'temporarily_unavailable', error_description: errorClass.description, code },
     }
   }
-  const description = (err.message || code).split('\n')[0]
+  // Generic per code (the claim's name at most): the answer goes to whoever sent the token, and must not tell an
+  // attacker the configuration (accepted issuers, audiences, kids). `err.message` stays detailed for the logs.
+  const claim = typeof err.claim === 'string' && /^[\x21-\x7e]{1,64}$/.test(err.claim) ? err.claim : undefined
+  let description = errorClass.description
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim) description = `the token's "${claim}" claim is not accepted`
+  if (code === 'ERR_JWT_EXPIRED' && claim === 'iat') description = 'the token is older than the accepted age'
   return {
     status: 401,
     headers: { 'www-authenticate': challenge({ realm, error: 'invalid_token', description }) },
@@ -228,16 +233,24 @@ function resolveOptions(options, name) {
   }
 }
 
+/** True for a CORS preflight (OPTIONS with Access-Control-Request-Method) whose request will send `Authorization`. */
+function isAuthorizationPreflight(req) {
+  if (req.method !== 'OPTIONS' || !req.headers || req.headers['access-control-request-method'] === undefined)
+    return false
+  const names = String(req.headers['access-control-request-headers'] ?? '')
+  return names.split(',').some((name) => name.trim().toLowerCase() === 'authorization')
+}
+
 /**
  * Runs one authentication: token from `getToken(req)` or the Authorization header, then `verify`.
  * Resolves `{ auth }` (auth undefined when there is no token and none is required) or `{ answer, error }`; rejects
  * with errors that are not about the token or the provider.
  */
 async function authenticateRequest(req, settings) {
-  // A CORS preflight carries no credentials by design (Fetch standard): let it reach the CORS handler.
-  if (req.method === 'OPTIONS' && req.headers && req.headers['access-control-request-method'] !== undefined) {
-    return { auth: undefined }
-  }
+  // A CORS preflight for a request that will carry an Authorization header has none itself (Fetch standard): let
+  // it reach the CORS handler. Only such a preflight: an OPTIONS that merely names a method stays authenticated,
+  // so `app.all` handlers never answer it unauthenticated.
+  if (isAuthorizationPreflight(req)) return { auth: undefined }
   let token
   if (settings.getToken) {
     token = await settings.getToken(req)
