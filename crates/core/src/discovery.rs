@@ -14,7 +14,7 @@ use crate::http_cache::Validators;
 use crate::key_cache::CachePolicy;
 use crate::refresh::{Fresh, Lifetime, RefreshPolicy, Refresher, Source, View};
 use crate::registry::{client_identity, intern, ClientIdentity, Registry};
-use crate::store::{coordinate, Document, SharedTier, Topic};
+use crate::store::{self, coordinate, Document, SharedTier, Topic};
 
 /// How long a discovery document is used before it is refreshed (in the background).
 pub const DISCOVERY_TTL_MS: u64 = 86_400_000;
@@ -59,28 +59,24 @@ impl Source for DiscoverySource {
                 let now = self.clock.now_ms();
                 let meta = self.parse(doc.body.as_bytes()).ok()?;
                 let changed = previous.as_deref() != Some(&meta);
-                (doc.expires_at > now && (changed || doc.refresh_at > now)).then(|| {
-                    Fresh::New(
-                        Arc::new(meta),
-                        Lifetime {
-                            fresh_ms: doc.expires_at - now,
-                            refresh_after_ms: doc.refresh_at.saturating_sub(now),
-                        },
-                    )
-                })
+                (doc.expires_at > now && (changed || doc.refresh_at > now))
+                    .then(|| Fresh::New(Arc::new(meta), doc.lifetime(now)))
             };
             let rate_limited = |secs: u64| {
-                let mut e = Error::new(
+                store::fleet_wait(
                     ErrorCode::RateLimited,
-                    format!(
-                        "discovery endpoint {} asked the fleet to wait (Retry-After, shared through Redis)",
-                        self.url
-                    ),
-                );
-                e.retry_after = Some(secs);
-                e
+                    &format!("discovery endpoint {}", self.url),
+                    secs,
+                )
             };
-            coordinate(&tier, &topic, accept, || self.fetch_provider(), rate_limited).await
+            coordinate(
+                &tier,
+                &topic,
+                accept,
+                || self.fetch_provider(),
+                rate_limited,
+            )
+            .await
         }
         .boxed()
     }

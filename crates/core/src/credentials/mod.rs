@@ -183,13 +183,7 @@ impl TokenEndpoint {
             expires_at: shared.expires_at,
             scope: shared.scope,
         };
-        Some(Fresh::New(
-            Arc::new(token),
-            Lifetime {
-                fresh_ms: doc.expires_at.saturating_sub(now),
-                refresh_after_ms: doc.refresh_at.saturating_sub(now),
-            },
-        ))
+        Some(Fresh::New(Arc::new(token), doc.lifetime(now)))
     }
 
     /// Through the fleet: a fresh token another process shared is taken; else one process asks
@@ -204,12 +198,11 @@ impl TokenEndpoint {
             keep_ms: 0,
         };
         let rate_limited = |secs: u64| {
-            let mut e = Error::new(
+            store::fleet_wait(
                 ErrorCode::TokenRateLimited,
-                "the token endpoint asked the fleet to wait (Retry-After, shared through Redis)",
-            );
-            e.retry_after = Some(secs);
-            e
+                &"the token endpoint".to_owned(),
+                secs,
+            )
         };
         let provider = || async {
             let fresh = Arc::clone(&self).fetch_token().await?;

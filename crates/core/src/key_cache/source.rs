@@ -18,7 +18,7 @@ use crate::key::Key;
 use crate::key_cache::policy::CachePolicy;
 use crate::keyset::KeySet;
 use crate::refresh::{Fresh, Lifetime, Source};
-use crate::store::{coordinate, Document, SharedTier, Topic};
+use crate::store::{self, coordinate, Document, SharedTier, Topic};
 
 /// Fetch counters of one cache.
 #[derive(Debug, Default)]
@@ -87,15 +87,11 @@ impl JwksSource {
         };
         let accept = |doc: &Document| self.adopt(doc, previous.as_deref());
         let rate_limited = |secs: u64| {
-            let mut e = Error::new(
+            store::fleet_wait(
                 ErrorCode::RateLimited,
-                format!(
-                    "JWKS endpoint {} asked the fleet to wait (Retry-After, shared through Redis)",
-                    self.url
-                ),
-            );
-            e.retry_after = Some(secs);
-            e
+                &format!("JWKS endpoint {}", self.url),
+                secs,
+            )
         };
         let provider = || Arc::clone(&self).fetch_from_provider(previous.clone());
         coordinate(&tier, &topic, accept, provider, rate_limited).await
@@ -117,13 +113,7 @@ impl JwksSource {
             self.report_rotation(&set, previous);
         }
         self.report_skipped(&set, previous);
-        Some(Fresh::New(
-            set,
-            Lifetime {
-                fresh_ms: doc.expires_at - now,
-                refresh_after_ms: doc.refresh_at.saturating_sub(now),
-            },
-        ))
+        Some(Fresh::New(set, doc.lifetime(now)))
     }
 
     /// What the fleet should see of keys that just arrived.

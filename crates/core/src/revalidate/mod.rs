@@ -30,7 +30,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::EventSink;
 use crate::fetch::HttpOptions;
 use crate::refresh::{Fresh, Lifetime, RefreshPolicy, Refresher, Source, View};
-use crate::store::{coordinate, Document, SharedTier, Topic};
+use crate::store::{self, coordinate, Document, SharedTier, Topic};
 use endpoint::Endpoint;
 
 /// Percentage of an answer's lifetime after which the next use refreshes it in the background.
@@ -310,10 +310,7 @@ impl Check {
                 active: shared.active,
                 payload_json: shared.payload,
             }),
-            Lifetime {
-                fresh_ms: doc.expires_at - now,
-                refresh_after_ms: doc.refresh_at.saturating_sub(now),
-            },
+            doc.lifetime(now),
         ))
     }
 
@@ -365,14 +362,20 @@ impl Source for Check {
                 keep_ms: 0,
             };
             let rate_limited = |secs: u64| {
-                let mut e = Error::new(
+                store::fleet_wait(
                     ErrorCode::RevalidationFailed,
-                    "the validation endpoint asked the fleet to wait (Retry-After, shared through Redis)",
-                );
-                e.retry_after = Some(secs);
-                e
+                    &"the validation endpoint".to_owned(),
+                    secs,
+                )
             };
-            coordinate(&tier, &topic, |doc| self.adopt(doc), || self.ask(&token), rate_limited).await
+            coordinate(
+                &tier,
+                &topic,
+                |doc| self.adopt(doc),
+                || self.ask(&token),
+                rate_limited,
+            )
+            .await
         }
         .boxed()
     }

@@ -25,6 +25,7 @@ pub use self::redis::Counters;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::events::EventSink;
+use crate::refresh::Lifetime;
 use crate::registry::{intern, Registry};
 use entry::Keys;
 
@@ -71,6 +72,27 @@ pub struct Document {
     pub fetched_at: u64,
     pub expires_at: u64,
     pub refresh_at: u64,
+}
+
+impl Document {
+    /// The lifetime left at `now`: fresh until `expires_at`, refreshed ahead from `refresh_at`.
+    pub fn lifetime(&self, now: u64) -> Lifetime {
+        Lifetime {
+            fresh_ms: self.expires_at.saturating_sub(now),
+            refresh_after_ms: self.refresh_at.saturating_sub(now),
+        }
+    }
+}
+
+/// The error for a provider call the fleet must not make yet: `code`, naming `what` (e.g.
+/// "JWKS endpoint https://…"), with `retry_after` = the seconds left.
+pub fn fleet_wait(code: crate::ErrorCode, what: &str, secs: u64) -> Error {
+    let mut e = Error::new(
+        code,
+        format!("{what} asked the fleet to wait (Retry-After, shared through Redis)"),
+    );
+    e.retry_after = Some(secs);
+    e
 }
 
 /// The shared tier of one (Redis URL, prefix, secret): one connection for the process.
