@@ -197,13 +197,8 @@ impl TokenEndpoint {
             wait: self.fetcher.options().timeout,
             keep_ms: 0,
         };
-        let rate_limited = |secs: u64| {
-            store::fleet_wait(
-                ErrorCode::TokenRateLimited,
-                &"the token endpoint".to_owned(),
-                secs,
-            )
-        };
+        let rate_limited =
+            |secs: u64| store::fleet_wait(ErrorCode::TokenRateLimited, "the token endpoint", secs);
         let provider = || async {
             let fresh = Arc::clone(&self).fetch_token().await?;
             let doc = match &fresh {

@@ -364,7 +364,7 @@ impl Source for Check {
             let rate_limited = |secs: u64| {
                 store::fleet_wait(
                     ErrorCode::RevalidationFailed,
-                    &"the validation endpoint".to_owned(),
+                    "the validation endpoint",
                     secs,
                 )
             };
