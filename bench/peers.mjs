@@ -213,11 +213,13 @@ const cryptoSync = {
 
 // ---- jwks-verify ----
 
-function jwksVerify ({ sync, tokenCache }) {
-  const suffix = (sync ? '-sync' : '') + (tokenCache ? '' : '-nocache')
+// `shared`: the same Verifier with the shared tier on (`ctx.shared`, a Redis the caller started);
+// bench/fleet.mjs compares it with the plain one on the hot path.
+function jwksVerify ({ sync, tokenCache, shared = false }) {
+  const suffix = (sync ? '-sync' : '') + (shared ? '-shared' : '') + (tokenCache ? '' : '-nocache')
   return {
     id: 'jwks-verify' + suffix,
-    label: 'jwks-verify ' + (sync ? 'verifySync' : 'verify') + (tokenCache ? '' : ' (tokenCache: false)'),
+    label: 'jwks-verify ' + (sync ? 'verifySync' : 'verify') + (shared ? ' + shared' : '') + (tokenCache ? '' : ' (tokenCache: false)'),
     kind: sync ? 'sync' : 'async',
     algs: ALL,
     missing: {},
@@ -228,15 +230,23 @@ function jwksVerify ({ sync, tokenCache }) {
     // measures the steady state (every token of the pool cached) instead of a warm-up mix.
     primePool: tokenCache,
     note: (sync ? 'await v.ready(); v.verifySync(token)' : 'await v.verify(token)') +
-      (tokenCache ? ' (default token cache, 10,000 entries)' : ' with tokenCache: false'),
-    async create ({ issuer, audience, jwksUri }) {
+      (tokenCache ? ' (default token cache, 10,000 entries)' : ' with tokenCache: false') +
+      (shared ? ', shared: { redis, secret }' : ''),
+    async create ({ issuer, audience, jwksUri, shared: sharedOptions }) {
+      if (shared && !sharedOptions) throw new Error('this row needs ctx.shared (a Redis; see bench/fleet.mjs)')
       const { Verifier } = require(ADDON_ENTRY)
       // One Verifier per algorithm, as for an application whose provider signs with that
       // algorithm: each token cache then sees one pool (the key cache is shared per URL anyway).
       const verifiers = new Map()
       return {
         async prepare (alg) {
-          const v = new Verifier({ issuer, jwksUri, audience, ...(tokenCache ? {} : { tokenCache: false }) })
+          const v = new Verifier({
+            issuer,
+            jwksUri,
+            audience,
+            ...(tokenCache ? {} : { tokenCache: false }),
+            ...(shared ? { shared: sharedOptions } : {})
+          })
           if (sync) await v.ready()
           verifiers.set(alg, v)
         },
@@ -267,6 +277,12 @@ export const PEERS = [
   jwksVerify({ sync: true, tokenCache: false })
 ]
 
+// Rows only bench/fleet.mjs runs (they need a Redis), beside their plain twins in PEERS.
+const SHARED_PEERS = [
+  jwksVerify({ sync: false, tokenCache: true, shared: true }),
+  jwksVerify({ sync: false, tokenCache: false, shared: true })
+]
+
 export function peerById (id) {
-  return PEERS.find((p) => p.id === id)
+  return PEERS.find((p) => p.id === id) || SHARED_PEERS.find((p) => p.id === id)
 }
