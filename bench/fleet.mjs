@@ -2,11 +2,12 @@
 // processes verify its tokens, and what it costs a verification whose keys are cached.
 //
 //   node bench/fleet.mjs [--quick] [--sizes=1,4,8] [--rounds=3] [--tokens=20] [--steady=10]
-//                        [--max-age=2] [--measure=1000] [--warmup=1000] [--docs]
+//                        [--max-age=2] [--timeout=ms] [--pairs=7] [--measure=500] [--warmup=1000] [--docs]
 //
 // (a) Provider requests. For each N in --sizes, with and without `shared`: N forked Node processes
 //     (__test__/support/fleet.mjs), each with one Verifier { issuer (discovery), audience,
-//     cache: { maxAge }, revalidate: { endpoint, interval: maxAge } }.
+//     cache: { maxAge }, revalidate: { endpoint, interval: maxAge } } (and with `shared`,
+//     `timeout` from --timeout, else the default).
 //     Cold start: every process verifies the same --tokens tokens at once.
 //     Steady phase: every process verifies them again and again, 100 ms apart, for --steady seconds,
 //     while keys (conditional requests: the server sends an ETag) and liveness answers expire every
@@ -15,8 +16,9 @@
 //     discovery, JWKS and validation-endpoint requests of each phase.
 // (b) Hot path. One process with keys cached, `shared` off and on: `verify` with the default token
 //     cache (the same token, 1 and 64 in flight) and with tokenCache: false (distinct RS256 tokens,
-//     64 in flight), bench/worker.mjs cells interleaved over --rounds rounds; medians. Redis commands
-//     are counted during the measured cells.
+//     64 in flight): bench/worker.mjs cells, the two rows alternating for --pairs pairs; the median
+//     of each row and of the per-pair ratios (pairs close in time see the same load from other
+//     work). Redis commands are counted during the measured cells.
 // One redis-server for the run (__test__/support/redis.mjs), one key prefix per scenario and round.
 // Results: markdown on stdout and in bench/results/fleet.md, JSON in bench/results/fleet.json;
 // --docs also rewrites the generated part of the "Fleet" section of docs/benchmarks.md.
@@ -55,7 +57,7 @@ function parseArgs (argv) {
     if (!m) throw new Error(`unknown argument ${arg} (see the header of bench/fleet.mjs)`)
     flags[m[1]] = m[2] === undefined ? true : m[2]
   }
-  const known = ['quick', 'sizes', 'rounds', 'tokens', 'steady', 'max-age', 'measure', 'warmup', 'docs']
+  const known = ['quick', 'sizes', 'rounds', 'tokens', 'steady', 'max-age', 'timeout', 'pairs', 'measure', 'warmup', 'docs']
   for (const k of Object.keys(flags)) if (!known.includes(k)) throw new Error(`unknown flag --${k}; known: ${known.join(', ')}`)
   const quick = flags.quick === true
   const num = (name, dflt) => {
@@ -73,9 +75,11 @@ function parseArgs (argv) {
     tokens: Math.round(num('tokens', 20)),
     steadyMs: num('steady', quick ? 5 : 10) * 1000,
     maxAgeS: num('max-age', 2),
-    measureMs: num('measure', quick ? 400 : 1000),
+    timeoutMs: flags.timeout === undefined ? null : num('timeout', 50),
+    pairs: Math.round(num('pairs', quick ? 2 : 7)),
+    measureMs: num('measure', quick ? 300 : 500),
     warmupMs: num('warmup', quick ? 300 : 1000),
-    rewarmMs: quick ? 100 : 300,
+    rewarmMs: quick ? 100 : 200,
     docs: flags.docs === true
   }
 }
@@ -109,7 +113,7 @@ async function fleetScenario ({ n, shared, redis, keys, opts, prefix }) {
     audience: AUDIENCE,
     cache: { maxAge, cooldown: `${Math.min(opts.maxAgeS, 1)}s` },
     revalidate: { endpoint: endpoint.url, interval: maxAge },
-    ...(shared ? { shared: { redis: redis.url, secret: SECRET, prefix } } : {})
+    ...(shared ? { shared: { redis: redis.url, secret: SECRET, prefix, ...(opts.timeoutMs ? { timeout: `${opts.timeoutMs}ms` } : {}) } } : {})
   }
   const fleet = await startFleet(n, options)
   try {
@@ -182,10 +186,10 @@ async function hotPath ({ redis, keys, opts }) {
     }
     const cells = HOT_WORKLOADS.map((wl) => ({ ...wl, runs: Object.fromEntries(wl.peers.map((p) => [p, []])), redisCommands: 0 }))
     const warmed = new Set()
-    for (let round = 0; round < opts.rounds; round++) {
+    for (let pair = 0; pair < opts.pairs; pair++) {
       for (const cell of cells) {
         // Alternate which row goes first, so drift falls on both alike.
-        const order = round % 2 ? [...cell.peers].reverse() : cell.peers
+        const order = pair % 2 ? [...cell.peers].reverse() : cell.peers
         const line = []
         for (const id of order) {
           const key = `${id}|${cell.label}`
@@ -198,20 +202,20 @@ async function hotPath ({ redis, keys, opts }) {
           cell.runs[id].push(r)
           line.push(`${id} ${fmtOps(r.opsPerSec)}`)
         }
-        log(`hot path round ${round + 1}/${opts.rounds}, ${cell.label}: ${line.join(', ')}`)
+        log(`hot path pair ${pair + 1}/${opts.pairs}, ${cell.label}: ${line.join(', ')}`)
       }
     }
     return cells.map((cell) => {
       const [plain, shared] = cell.peers
       const ops = (id) => median(cell.runs[id].map((r) => r.opsPerSec))
       const p50 = (id) => median(cell.runs[id].map((r) => r.p50us))
-      const roundRatios = cell.runs[shared].map((r, i) => r.opsPerSec / cell.runs[plain][i].opsPerSec)
+      const pairRatios = cell.runs[shared].map((r, i) => r.opsPerSec / cell.runs[plain][i].opsPerSec)
       return {
         label: cell.label,
         plain: { id: plain, opsPerSec: ops(plain), p50us: p50(plain), all: cell.runs[plain].map((r) => r.opsPerSec) },
         shared: { id: shared, opsPerSec: ops(shared), p50us: p50(shared), all: cell.runs[shared].map((r) => r.opsPerSec) },
-        ratio: ops(shared) / ops(plain),
-        roundRatios,
+        ratio: median(pairRatios),
+        pairRatios,
         otherCpuPct: median(Object.values(cell.runs).flat().map((r) => r.otherCpuPct)),
         redisCommands: cell.redisCommands
       }
@@ -271,7 +275,8 @@ function formatReport (report) {
   out.push('')
 
   out.push(`#### Provider requests per fleet (median of ${opts.rounds} round${opts.rounds > 1 ? 's' : ''}; range when they differ)`, '')
-  out.push(`Each process: \`new Verifier({ issuer, audience, cache: { maxAge: '${opts.maxAgeS}s' }, revalidate: { endpoint, interval: '${opts.maxAgeS}s' }, shared? })\`, keys through discovery. ` +
+  out.push(`Each process: \`new Verifier({ issuer, audience, cache: { maxAge: '${opts.maxAgeS}s' }, revalidate: { endpoint, interval: '${opts.maxAgeS}s' }, shared?: { redis, secret${opts.timeoutMs ? `, timeout: '${opts.timeoutMs}ms'` : ''} } })\`` +
+    `${opts.timeoutMs ? '' : ' (shared.timeout at its default, 50 ms)'}, keys through discovery. ` +
     `Cold start: every process verifies the same ${opts.tokens} tokens at once. Steady: each process verifies them again every ${PAUSE_MS} ms for ${opts.steadyMs / 1000} s ` +
     `(about ${Math.round(opts.steadyMs / 1000 / opts.maxAgeS)} key and answer lifetimes); JWKS requests include the conditional ones (answered 304).`, '')
   out.push('| N | shared | cold: discovery | cold: JWKS | cold: validation calls | steady: discovery | steady: JWKS (of which 304) | steady: validation calls | Redis commands | failed verifications |')
@@ -299,15 +304,17 @@ function formatReport (report) {
   }
   for (const r of report.fleet.filter((x) => x.firstFailure)) out.push(`**Failed verifications** N=${r.n} shared=${r.shared}: ${r.firstFailure}`, '')
 
-  out.push(`#### Hot path: one process, keys cached (RS256, median of ${opts.rounds} round${opts.rounds > 1 ? 's' : ''})`, '')
-  out.push('| workload | without shared | with shared | ratio (per round) | p50 without / with | Redis commands while measured |')
+  out.push(`#### Hot path: one process, keys cached (RS256, medians of ${opts.pairs} pairs of cells)`, '')
+  out.push('| workload | without shared | with shared | with / without: median of pairs (range) | p50 without / with | Redis commands while measured |')
   out.push('|---|---:|---:|---:|---:|---:|')
   for (const h of report.hot) {
-    out.push(`| ${h.label} | ${fmtOps(h.plain.opsPerSec)}/s | ${fmtOps(h.shared.opsPerSec)}/s | ${h.ratio.toFixed(2)}× (${h.roundRatios.map((x) => x.toFixed(2)).join(', ')}) | ` +
+    const lo = Math.min(...h.pairRatios)
+    const hi = Math.max(...h.pairRatios)
+    out.push(`| ${h.label} | ${fmtOps(h.plain.opsPerSec)}/s | ${fmtOps(h.shared.opsPerSec)}/s | ${h.ratio.toFixed(2)}× (${lo.toFixed(2)}–${hi.toFixed(2)}) | ` +
       `${h.plain.p50us.toFixed(1)} / ${h.shared.p50us.toFixed(1)} µs | ${h.redisCommands} |`)
   }
   out.push('')
-  out.push(`Cells of ${opts.warmupMs} ms warm-up (${opts.rewarmMs} ms in later rounds) + ${opts.measureMs} ms measured, the two rows alternating which goes first; ` +
+  out.push(`Cells of ${opts.warmupMs} ms warm-up (${opts.rewarmMs} ms later) + ${opts.measureMs} ms measured, the two rows of a pair back to back, alternating which goes first; ` +
     `other processes used a median ${median(report.hot.map((h) => h.otherCpuPct)).toFixed(0)}% of a core meanwhile.`)
   return out.join('\n') + '\n'
 }
