@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url'
 import { startJwksServer as startBenchJwksServer } from './jwks-server.mjs'
 import { AUDIENCE, generateKeys, makeTokens } from './tokens.mjs'
 import { peerById } from './peers.mjs'
-import { machine, busyProcesses, addonInfo, startWorker, median, fmtOps } from './harness.mjs'
+import { readFlags, machine, busyProcesses, addonInfo, startWorker, median, fmtOps } from './harness.mjs'
 import { startJwksServer, sendJson } from '../__test__/support/jwks-server.mjs'
 import { addValidationEndpoint } from '../__test__/support/validation-server.mjs'
 import { startRedis } from '../__test__/support/redis.mjs'
@@ -51,22 +51,10 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 // ---------------------------------------------------------------- options
 
 function parseArgs (argv) {
-  const flags = {}
-  for (const arg of argv) {
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)
-    if (!m) throw new Error(`unknown argument ${arg} (see the header of bench/fleet.mjs)`)
-    flags[m[1]] = m[2] === undefined ? true : m[2]
-  }
   const known = ['quick', 'sizes', 'rounds', 'tokens', 'steady', 'max-age', 'timeout', 'pairs', 'measure', 'warmup', 'docs']
-  for (const k of Object.keys(flags)) if (!known.includes(k)) throw new Error(`unknown flag --${k}; known: ${known.join(', ')}`)
+  const { flags, num, list } = readFlags(argv, known, 'bench/fleet.mjs')
   const quick = flags.quick === true
-  const num = (name, dflt) => {
-    if (flags[name] === undefined) return dflt
-    const n = Number(flags[name])
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`)
-    return n
-  }
-  const sizes = typeof flags.sizes === 'string' ? flags.sizes.split(',').map(Number) : [1, 4, 8]
+  const sizes = list('sizes')?.map(Number) ?? [1, 4, 8]
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--sizes needs positive integers')
   return {
     quick,
@@ -331,7 +319,14 @@ function updateDoc (markdown) {
 // ---------------------------------------------------------------- main
 
 async function main () {
-  const opts = parseArgs(process.argv.slice(2))
+  let opts
+  try {
+    opts = parseArgs(process.argv.slice(2))
+  } catch (err) {
+    console.error(`bench/fleet: ${err.message}`)
+    process.exitCode = 2
+    return
+  }
   const started = new Date()
   const addon = addonInfo()
   if (!addon.built) throw new Error('addon not built: run `npm run build` first')

@@ -1,5 +1,6 @@
-// What the benchmark scripts (run.mjs, fleet.mjs) share: the machine they ran on, compilers running
-// beside them, which addon build they load, the worker processes (worker.mjs) they time, and medians.
+// What the benchmark scripts (run.mjs, fleet.mjs) share: their flags, the machine they ran on,
+// compilers running beside them, which addon build they load, the worker processes (worker.mjs)
+// they time, and medians.
 
 import { fork } from 'node:child_process'
 import fs from 'node:fs'
@@ -9,6 +10,29 @@ import { fileURLToPath } from 'node:url'
 import { ADDON_ENTRY, ROOT } from './peers.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
+
+/**
+ * `--name` / `--name=value` arguments, each of `known` (`script` names the file whose header
+ * documents them). Returns `{ flags, num(name, dflt), list(name) }`: a positive number, a
+ * comma-separated list (null when absent). Throws on anything else.
+ */
+export function readFlags (argv, known, script) {
+  const flags = {}
+  for (const arg of argv) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)
+    if (!m) throw new Error(`unknown argument ${arg} (see the header of ${script})`)
+    flags[m[1]] = m[2] === undefined ? true : m[2]
+  }
+  for (const k of Object.keys(flags)) if (!known.includes(k)) throw new Error(`unknown flag --${k}; known: ${known.join(', ')}`)
+  const num = (name, dflt) => {
+    if (flags[name] === undefined) return dflt
+    const n = Number(flags[name])
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`)
+    return n
+  }
+  const list = (name) => typeof flags[name] === 'string' ? flags[name].split(',').map((s) => s.trim()).filter(Boolean) : null
+  return { flags, num, list }
+}
 
 export function machine () {
   let cpuModel = 'unknown'

@@ -20,7 +20,7 @@ import { startJwksServer } from './jwks-server.mjs'
 import { ALGS, AUDIENCE, generateKeys, makeTokens } from './tokens.mjs'
 import { PEERS, ROOT } from './peers.mjs'
 import { formatReport, evaluateTargets } from './report.mjs'
-import { machine, busyProcesses, addonInfo, startWorker, median, fmtOps } from './harness.mjs'
+import { readFlags, machine, busyProcesses, addonInfo, startWorker, median, fmtOps } from './harness.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const RESULTS_DIR = path.join(HERE, 'results')
@@ -38,22 +38,9 @@ function parseArgs (argv) {
 }
 
 function parseFlags (argv) {
-  const flags = {}
-  for (const arg of argv) {
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)
-    if (!m) throw new Error(`unknown argument ${arg} (see the header of bench/run.mjs)`)
-    flags[m[1]] = m[2] === undefined ? true : m[2]
-  }
   const known = ['quick', 'only', 'alg', 'rounds', 'measure', 'warmup', 'pool', 'no-memory', 'docs']
-  for (const k of Object.keys(flags)) if (!known.includes(k)) throw new Error(`unknown flag --${k}; known: ${known.join(', ')}`)
+  const { flags, num, list } = readFlags(argv, known, 'bench/run.mjs')
   const quick = flags.quick === true
-  const num = (name, dflt) => {
-    if (flags[name] === undefined) return dflt
-    const n = Number(flags[name])
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`)
-    return n
-  }
-  const list = (name) => typeof flags[name] === 'string' ? flags[name].split(',').map((s) => s.trim()).filter(Boolean) : null
   const algs = list('alg') || ALGS
   for (const a of algs) if (!ALGS.includes(a)) throw new Error(`--alg: ${a} is not one of ${ALGS.join(', ')}`)
   const only = list('only')
