@@ -222,13 +222,15 @@ const cryptoSync = {
 // run longer than 4 minutes would refresh answers in the background). The worker asks about every
 // token of the pool before timing, so the rows measure verifications whose answer is cached: what
 // `revalidate` costs on the hot path, which is nearly every request of a service.
+// `shared`: the same Verifier with the shared tier on (`ctx.shared`, a Redis the caller started);
+// bench/fleet.mjs compares it with the plain one on the hot path.
 export const REVALIDATE_INTERVAL = '1h'
 
-function jwksVerify ({ sync, tokenCache, revalidate = false, baseline = false }) {
-  const suffix = (sync ? '-sync' : '') + (tokenCache ? '' : '-nocache') + (revalidate ? '-revalidate' : '') + (baseline ? '-baseline' : '')
+function jwksVerify ({ sync, tokenCache, revalidate = false, baseline = false, shared = false }) {
+  const suffix = (sync ? '-sync' : '') + (shared ? '-shared' : '') + (tokenCache ? '' : '-nocache') + (revalidate ? '-revalidate' : '') + (baseline ? '-baseline' : '')
   return {
     id: 'jwks-verify' + suffix,
-    label: 'jwks-verify ' + (sync ? 'verifySync' : 'verify') + (tokenCache ? '' : ' (tokenCache: false)') +
+    label: 'jwks-verify ' + (sync ? 'verifySync' : 'verify') + (shared ? ' + shared' : '') + (tokenCache ? '' : ' (tokenCache: false)') +
       (revalidate ? ' + revalidate (answers cached)' : '') + (baseline ? ' (baseline build)' : ''),
     kind: sync ? 'sync' : 'async',
     algs: ALL,
@@ -244,15 +246,18 @@ function jwksVerify ({ sync, tokenCache, revalidate = false, baseline = false })
     note: (sync ? 'await v.ready(); v.verifySync(token)' : 'await v.verify(token)') +
       (tokenCache ? ' (default token cache, 10,000 entries)' : ' with tokenCache: false') +
       (revalidate ? `, revalidate: { endpoint, interval: '${REVALIDATE_INTERVAL}' }, every answer cached before timing` : '') +
+      (shared ? ', shared: { redis, secret }' : '') +
       (baseline ? `, loaded from ${BASELINE_ENTRY}` : ''),
-    async create ({ issuer, audience, jwksUri, validateUrl }) {
+    async create ({ issuer, audience, jwksUri, validateUrl, shared: sharedOptions }) {
+      if (shared && !sharedOptions) throw new Error('this row needs ctx.shared (a Redis; see bench/fleet.mjs)')
       const { Verifier } = require(baseline ? BASELINE_ENTRY : ADDON_ENTRY)
       // One Verifier per algorithm, as for an application whose provider signs with that
       // algorithm: each token cache then sees one pool (the key cache is shared per URL anyway).
       const verifiers = new Map()
       const extra = {
         ...(tokenCache ? {} : { tokenCache: false }),
-        ...(revalidate ? { revalidate: { endpoint: validateUrl, interval: REVALIDATE_INTERVAL } } : {})
+        ...(revalidate ? { revalidate: { endpoint: validateUrl, interval: REVALIDATE_INTERVAL } } : {}),
+        ...(shared ? { shared: sharedOptions } : {})
       }
       return {
         async prepare (alg) {
@@ -293,6 +298,12 @@ export const PEERS = [
   ])
 ]
 
+// Rows only bench/fleet.mjs runs (they need a Redis), beside their plain twins in PEERS.
+const SHARED_PEERS = [
+  jwksVerify({ sync: false, tokenCache: true, shared: true }),
+  jwksVerify({ sync: false, tokenCache: false, shared: true })
+]
+
 export function peerById (id) {
-  return PEERS.find((p) => p.id === id)
+  return PEERS.find((p) => p.id === id) || SHARED_PEERS.find((p) => p.id === id)
 }
