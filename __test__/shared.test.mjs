@@ -135,6 +135,25 @@ describe('a fleet shares its provider calls', () => {
   });
 });
 
+describe('failures are shared too', () => {
+  test("a provider failure one process met is everyone's: the others back off at once instead of waiting out http.timeout", async (t) => {
+    const { shared, http } = await setup(t, 'failing');
+    server.setMode({ type: 'status', status: 500 });
+    const fleet = await startFleet(4, { issuer: server.origin, jwksUri: server.url, shared, http });
+    t.after(() => fleet.close());
+    const results = (await fleet.all('verify', { tokens: [token()] })).flat();
+    assert.ok(
+      results.every((r) => r.code === 'ERR_JWKS_FETCH_FAILED'),
+      JSON.stringify(results.map((r) => r.code)),
+    );
+    assert.ok(
+      Math.max(...results.map((r) => r.ms)) < 10_000,
+      `the slowest waited ${Math.max(...results.map((r) => r.ms)).toFixed(0)} ms (http.timeout is 20 s)`,
+    );
+    assert.ok(server.count <= 2, `${server.count} requests to the failing provider for 4 processes`);
+  });
+});
+
 describe('Redis is a hint, never the authority', () => {
   test('tampered, foreign and garbage entries are never trusted', async (t) => {
     const { shared } = await setup(t, 'tamper');

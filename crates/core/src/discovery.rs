@@ -14,7 +14,7 @@ use crate::http_cache::Validators;
 use crate::key_cache::CachePolicy;
 use crate::refresh::{Fresh, Lifetime, RefreshPolicy, Refresher, Source, View};
 use crate::registry::{client_identity, intern, ClientIdentity, Registry};
-use crate::store::{self, coordinate, Document, SharedTier, Topic};
+use crate::store::{coordinate, Document, SharedTier, Topic};
 
 /// How long a discovery document is used before it is refreshed (in the background).
 pub const DISCOVERY_TTL_MS: u64 = 86_400_000;
@@ -62,21 +62,7 @@ impl Source for DiscoverySource {
                 (doc.expires_at > now && (changed || doc.refresh_at > now))
                     .then(|| Fresh::New(Arc::new(meta), doc.lifetime(now)))
             };
-            let rate_limited = |secs: u64| {
-                store::fleet_wait(
-                    ErrorCode::RateLimited,
-                    &format!("discovery endpoint {}", self.url),
-                    secs,
-                )
-            };
-            coordinate(
-                &tier,
-                &topic,
-                accept,
-                || self.fetch_provider(),
-                rate_limited,
-            )
-            .await
+            coordinate(&tier, &topic, accept, || self.fetch_provider()).await
         }
         .boxed()
     }

@@ -197,8 +197,6 @@ impl TokenEndpoint {
             wait: self.fetcher.options().timeout,
             keep_ms: 0,
         };
-        let rate_limited =
-            |secs: u64| store::fleet_wait(ErrorCode::TokenRateLimited, "the token endpoint", secs);
         let provider = || async {
             let fresh = Arc::clone(&self).fetch_token().await?;
             let doc = match &fresh {
@@ -207,14 +205,7 @@ impl TokenEndpoint {
             };
             Ok((fresh, doc))
         };
-        coordinate(
-            &tier,
-            &topic,
-            |doc| self.adopt(&tier, &id, doc),
-            provider,
-            rate_limited,
-        )
-        .await
+        coordinate(&tier, &topic, |doc| self.adopt(&tier, &id, doc), provider).await
     }
 
     /// The shared, encrypted form of a token that just arrived.

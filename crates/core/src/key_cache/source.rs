@@ -18,7 +18,7 @@ use crate::key::Key;
 use crate::key_cache::policy::CachePolicy;
 use crate::keyset::KeySet;
 use crate::refresh::{Fresh, Lifetime, Source};
-use crate::store::{self, coordinate, Document, SharedTier, Topic};
+use crate::store::{coordinate, Document, SharedTier, Topic};
 
 /// Fetch counters of one cache.
 #[derive(Debug, Default)]
@@ -86,15 +86,8 @@ impl JwksSource {
             keep_ms: self.policy.max_stale_ms,
         };
         let accept = |doc: &Document| self.adopt(doc, previous.as_deref());
-        let rate_limited = |secs: u64| {
-            store::fleet_wait(
-                ErrorCode::RateLimited,
-                &format!("JWKS endpoint {}", self.url),
-                secs,
-            )
-        };
         let provider = || Arc::clone(&self).fetch_from_provider(previous.clone());
-        coordinate(&tier, &topic, accept, provider, rate_limited).await
+        coordinate(&tier, &topic, accept, provider).await
     }
 
     /// A JWKS the fleet shared, when it is newer than the keys held and still fresh.

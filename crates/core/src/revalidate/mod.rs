@@ -30,8 +30,11 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::EventSink;
 use crate::fetch::HttpOptions;
 use crate::refresh::{Fresh, Lifetime, RefreshPolicy, Refresher, Source, View};
-use crate::store::{self, coordinate, Document, SharedTier, Topic};
+use crate::store::{coordinate, Document, SharedTier, Topic};
 use endpoint::Endpoint;
+
+/// The kind of shared-tier entry that holds liveness answers.
+const SHARED_KIND: &str = "live";
 
 /// Percentage of an answer's lifetime after which the next use refreshes it in the background.
 pub const REFRESH_AT_PERCENT: u64 = 80;
@@ -286,7 +289,14 @@ impl Check {
             active: answer.active,
             payload: answer.payload_json.clone(),
         };
-        let doc = serde_json::to_string(&shared).ok().map(|body| Document {
+        // The answer may hold the token's claims (introspection): the fleet shares it encrypted.
+        let body = serde_json::to_string(&shared)
+            .ok()
+            .and_then(|json| match &self.tier {
+                Some(tier) => tier.encrypt(SHARED_KIND, token.as_bytes(), json.as_bytes()),
+                None => Some(json),
+            });
+        let doc = body.map(|body| Document {
             body,
             etag: None,
             last_modified: None,
@@ -298,12 +308,16 @@ impl Check {
     }
 
     /// An answer another process of the fleet got, when it is newer than ours and fresh.
-    fn adopt(&self, doc: &Document) -> Option<Fresh<Answer>> {
+    fn adopt(&self, doc: &Document, token: &str) -> Option<Fresh<Answer>> {
         let now = self.clock.now_ms();
         if doc.expires_at <= now || doc.fetched_at <= self.last_fetched.load(Ordering::Relaxed) {
             return None;
         }
-        let shared: SharedAnswer = serde_json::from_str(&doc.body).ok()?;
+        let plain = self
+            .tier
+            .as_ref()?
+            .decrypt(SHARED_KIND, token.as_bytes(), &doc.body)?;
+        let shared: SharedAnswer = serde_json::from_slice(&plain).ok()?;
         self.last_fetched.store(doc.fetched_at, Ordering::Relaxed);
         Some(Fresh::New(
             Arc::new(Answer {
@@ -356,24 +370,16 @@ impl Source for Check {
                 return self.ask(&token).await.map(|(fresh, _)| fresh);
             };
             let topic = Topic {
-                kind: "live",
+                kind: SHARED_KIND,
                 id: token.as_bytes(),
                 wait: self.endpoint.timeout(),
                 keep_ms: 0,
             };
-            let rate_limited = |secs: u64| {
-                store::fleet_wait(
-                    ErrorCode::RevalidationFailed,
-                    "the validation endpoint",
-                    secs,
-                )
-            };
             coordinate(
                 &tier,
                 &topic,
-                |doc| self.adopt(doc),
+                |doc| self.adopt(doc, &token),
                 || self.ask(&token),
-                rate_limited,
             )
             .await
         }

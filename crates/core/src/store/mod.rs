@@ -25,7 +25,7 @@ pub use self::redis::Counters;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::events::EventSink;
-use crate::refresh::Lifetime;
+use crate::refresh::{Lifetime, MIN_BACKOFF_MS};
 use crate::registry::{intern, Registry};
 use entry::Keys;
 
@@ -84,15 +84,14 @@ impl Document {
     }
 }
 
-/// The error for a provider call the fleet must not make yet: `code`, naming `what` (e.g.
-/// "JWKS endpoint https://…"), with `retry_after` = the seconds left.
-pub fn fleet_wait(code: crate::ErrorCode, what: &str, secs: u64) -> Error {
-    let mut e = Error::new(
-        code,
-        format!("{what} asked the fleet to wait (Retry-After, shared through Redis)"),
-    );
-    e.retry_after = Some(secs);
-    e
+/// A provider failure, as the fleet shares it.
+#[derive(Serialize, Deserialize)]
+struct SharedFailure {
+    until: u64,
+    code: String,
+    message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
 }
 
 /// The shared tier of one (Redis URL, prefix, secret): one connection for the process.
@@ -246,15 +245,16 @@ impl SharedTier {
             .await;
     }
 
-    /// Wait (polling) until `accept` takes a document shared under (`kind`, `id`), at most
-    /// `max`; `None` when none came (or Redis failed meanwhile).
+    /// Wait (polling) while another process calls the provider: `Some(Ok(..))` when `accept`
+    /// takes the document it shared, `Some(Err(..))` when it shared a failure instead (the fleet
+    /// then backs off together), `None` after `max` or when Redis failed meanwhile.
     pub async fn wait_for<T>(
         &self,
         kind: &str,
         id: &[u8],
         max: Duration,
         accept: impl Fn(&Document) -> Option<T>,
-    ) -> Option<T> {
+    ) -> Option<Result<T>> {
         self.conn
             .counters
             .lock_waits
@@ -267,30 +267,57 @@ impl SharedTier {
             }
             if let Some(found) = self.get(kind, id).await.as_ref().and_then(&accept) {
                 self.conn.counters.hits.fetch_add(1, Ordering::Relaxed);
-                return Some(found);
+                return Some(Ok(found));
+            }
+            if let Some(err) = self.failure(kind, id).await {
+                return Some(Err(err));
             }
         }
         None
     }
 
-    /// Until when (epoch ms) the provider asked the fleet to wait for (`kind`, `id`).
-    pub async fn retry_until(&self, kind: &str, id: &[u8]) -> Option<u64> {
-        let key = self.key(&format!("retry:{kind}"), id);
+    /// The failure another process of the fleet had calling the provider about (`kind`, `id`),
+    /// while the fleet backs off from it (its `retryAfter` = the seconds left).
+    pub async fn failure(&self, kind: &str, id: &[u8]) -> Option<Error> {
+        let key = self.key(&format!("fail:{kind}"), id);
         let raw: Option<Vec<u8>> = self.conn.query(cmd("GET").arg(&key)).await?;
         let payload = self.keys.open(&key, &raw?).ok()?;
-        let until: u64 = std::str::from_utf8(&payload).ok()?.parse().ok()?;
-        (until > self.clock.now_ms()).then_some(until)
+        let shared: SharedFailure = serde_json::from_slice(&payload).ok()?;
+        let left = shared
+            .until
+            .checked_sub(self.clock.now_ms())
+            .filter(|l| *l > 0)?;
+        let code = crate::ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == shared.code)?;
+        let mut err = Error::new(code, shared.message);
+        err.status = shared.status;
+        err.retry_after = Some(left.div_ceil(1000));
+        Some(err)
     }
 
-    /// Tell the fleet to wait `secs` before calling the provider about (`kind`, `id`).
-    pub async fn set_retry_after(&self, kind: &str, id: &[u8], secs: u64) {
-        let key = self.key(&format!("retry:{kind}"), id);
-        let ms = secs.saturating_mul(1000);
-        let until = self.clock.now_ms().saturating_add(ms);
-        let value = self.keys.seal(&key, until.to_string().as_bytes());
+    /// Tell the fleet that calling the provider about (`kind`, `id`) failed with `err`: the
+    /// others back off for `wait_ms` (the provider's `Retry-After` when longer).
+    pub async fn set_failure(&self, kind: &str, id: &[u8], err: &Error, wait_ms: u64) {
+        let key = self.key(&format!("fail:{kind}"), id);
+        let ms = err
+            .retry_after
+            .map_or(wait_ms, |s| wait_ms.max(s.saturating_mul(1000)))
+            .max(1);
+        let shared = SharedFailure {
+            until: self.clock.now_ms().saturating_add(ms),
+            code: err.code.as_str().to_owned(),
+            message: err.message.clone(),
+            status: err.status,
+        };
+        let Ok(payload) = serde_json::to_vec(&shared) else {
+            return;
+        };
+        let value = self.keys.seal(&key, &payload);
         let _: Option<()> = self
             .conn
-            .query(cmd("SET").arg(&key).arg(value).arg("PX").arg(ms.max(1)))
+            .query(cmd("SET").arg(&key).arg(value).arg("PX").arg(ms))
             .await;
     }
 
@@ -346,11 +373,9 @@ pub fn shared(options: &SharedOptions, clock: &Clock) -> Result<Arc<SharedTier>>
     })?;
     if !existed {
         // Connect now, in the background, so the first verification that needs Redis does not
-        // pay for the connection (a PING that fails only opens the breaker, as any call would).
+        // pay for the connection.
         let warm = Arc::clone(&tier);
-        crate::runtime::spawn(async move {
-            let _: Option<String> = warm.conn.query(&cmd("PING")).await;
-        });
+        crate::runtime::spawn(async move { warm.conn.warm().await });
     }
     Ok(tier)
 }
@@ -377,14 +402,13 @@ pub struct Topic<'a> {
 /// `accept` takes it; otherwise the process that gets the lock calls the provider and shares
 /// the result (kept `keep_ms` past its expiry), while the others wait for it (at most `wait`)
 /// and call the provider themselves only when it does not come. A `Retry-After` the provider
-/// gave any process is obeyed by all (`rate_limited` makes the error, from the seconds left).
+/// gave any process, or its failure (for 1 s), is shared with all: the fleet backs off together.
 /// With Redis down this is exactly `provider()`.
 pub async fn coordinate<T, F>(
     tier: &SharedTier,
     topic: &Topic<'_>,
     accept: impl Fn(&Document) -> Option<T>,
     provider: impl FnOnce() -> F,
-    rate_limited: impl Fn(u64) -> Error,
 ) -> Result<T>
 where
     F: std::future::Future<Output = Result<(T, Option<Document>)>>,
@@ -400,29 +424,32 @@ where
         return Ok(found);
     }
     let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    // The fleet backs off together after a failure one process had.
+    if let Some(err) = tier.failure(kind, id).await {
+        return Err(err);
+    }
     let lock = match tier.lock(kind, id, wait_ms.saturating_mul(2)).await {
         Turn::Ours(lock) => {
-            // Another process may have shared the document between our look and our lock.
+            // Another process may have shared the document (or its failure) between our look
+            // and our lock.
             if let Some(found) = tier.get(kind, id).await.as_ref().and_then(&accept) {
                 tier.unlock(lock).await;
                 tier.hit();
                 return Ok(found);
             }
+            if let Some(err) = tier.failure(kind, id).await {
+                tier.unlock(lock).await;
+                return Err(err);
+            }
             Some(lock)
         }
-        Turn::Theirs => {
-            if let Some(found) = tier.wait_for(kind, id, wait, &accept).await {
-                return Ok(found);
-            }
-            None
-        }
+        Turn::Theirs => match tier.wait_for(kind, id, wait, &accept).await {
+            Some(outcome) => return outcome,
+            None => None,
+        },
         Turn::Alone => None,
     };
     let result = async {
-        if let Some(until) = tier.retry_until(kind, id).await {
-            let left = until.saturating_sub(tier.clock().now_ms());
-            return Err(rate_limited(left.div_ceil(1000)));
-        }
         let outcome = provider().await;
         match &outcome {
             Ok((_, Some(doc))) => {
@@ -432,11 +459,7 @@ where
                     .saturating_add(keep_ms);
                 tier.put(kind, id, doc, ttl).await;
             }
-            Err(e) => {
-                if let Some(secs) = e.retry_after.filter(|s| *s > 0) {
-                    tier.set_retry_after(kind, id, secs).await;
-                }
-            }
+            Err(e) => tier.set_failure(kind, id, e, MIN_BACKOFF_MS).await,
             _ => {}
         }
         outcome.map(|(value, _)| value)

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, Script};
+use redis::{cmd, Cmd, FromRedisValue, Script};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -17,6 +17,9 @@ use crate::events::{Event, EventHub, EventKind};
 /// Shortest and longest time Redis is skipped after failures.
 const MIN_OPEN_MS: u64 = 1_000;
 const MAX_OPEN_MS: u64 = 30_000;
+
+/// How long opening the connection (and the warm-up PING) may take.
+const CONNECT_BUDGET: Duration = Duration::from_secs(2);
 
 /// Counters of the shared tier.
 #[derive(Debug, Default)]
@@ -79,14 +82,27 @@ impl RedisConn {
     fn manager(&self) -> Option<ConnectionManager> {
         let mut slot = self.manager.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
+            // Opening a connection may take longer than one command (a loaded host at start-up);
+            // every command stays bounded by `timeout` in `query`.
             let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(self.timeout))
+                .set_connection_timeout(Some(self.timeout.max(CONNECT_BUDGET)))
                 .set_response_timeout(Some(self.timeout))
                 .set_number_of_retries(1)
                 .set_max_delay(Duration::from_millis(200));
             *slot = ConnectionManager::new_lazy_with_config(self.client.clone(), config).ok();
         }
         slot.clone()
+    }
+
+    /// Open the connection ahead of the first verification that needs it, within the connect
+    /// budget. A failure here is not an outage yet: no breaker, no event (the first real call
+    /// decides).
+    pub async fn warm(&self) {
+        if let Some(mut conn) = self.manager() {
+            let ping = cmd("PING");
+            let _ =
+                tokio::time::timeout(CONNECT_BUDGET, ping.query_async::<String>(&mut conn)).await;
+        }
     }
 
     /// Run a command; `None` when Redis is skipped, fails, or takes longer than the timeout.
