@@ -157,7 +157,7 @@ function decodeToken(token) {
     return out
   }
   if (parts.length !== 3) {
-    out.problem = `the token has ${parts.length} part${parts.length === 1 ? '' : 's'} separated by ".", a JWS has 3`
+    out.problem = `a compact JWS has 3 parts separated by ".", this token has ${parts.length}`
     return out
   }
   const decodePart = (text, name) => {

@@ -196,7 +196,11 @@ impl<'a> Field<'a> {
     pub fn string_or_list(&self) -> Result<Vec<String>> {
         match self.value {
             Value::String(s) => Ok(vec![s.clone()]),
-            _ => self.string_list(false),
+            Value::Array(_) => self.string_list(false),
+            v => Err(self.error(format!(
+                "must be a string or an array of strings, got {}",
+                kind(v)
+            ))),
         }
     }
 
@@ -269,5 +273,27 @@ mod tests {
         let e = root.string("name").unwrap_err();
         assert_eq!(e.message, "option \"name\" must be a string, got a number");
         assert_eq!(edit_distance("audience", "audiance"), 1);
+    }
+
+    #[test]
+    fn string_or_list_says_both_shapes() {
+        let v = json!({"audience": 123, "ok": "api", "list": ["a", "b"], "mixed": ["a", 1]});
+        let root = Object::root(&v).unwrap();
+        let e = root.get("audience").unwrap().string_or_list().unwrap_err();
+        assert_eq!(
+            e.message,
+            "option \"audience\" must be a string or an array of strings, got a number"
+        );
+        assert_eq!(root.get("ok").unwrap().string_or_list().unwrap(), ["api"]);
+        assert_eq!(
+            root.get("list").unwrap().string_or_list().unwrap(),
+            ["a", "b"]
+        );
+        let e = root.get("mixed").unwrap().string_or_list().unwrap_err();
+        assert!(
+            e.message.ends_with("must contain only strings"),
+            "{}",
+            e.message
+        );
     }
 }
