@@ -58,6 +58,14 @@ describe('ERR_INVALID_OPTIONS', () => {
     ['a cache duration that is not a number', { ...base, cache: { maxAge: '10x' } }, /maxAge/],
     ['a zero cooldown', { ...base, cache: { cooldown: 0 } }, /cooldown/],
     ['a negative timeout string', { ...base, http: { timeout: '-1s' } }, /timeout/],
+    [
+      'milliseconds where seconds are meant',
+      { ...base, cache: { maxAge: 600000 } },
+      /^option "cache\.maxAge" is 600000 seconds \(6\.9 days\): numbers are seconds; did you mean "600s" \(or 600\)\?$/,
+    ],
+    ['an http.timeout in milliseconds', { ...base, http: { timeout: 5000 } }, /"http\.timeout" is 5000 seconds.*"5s"/],
+    ['a cooldown longer than maxAge', { ...base, cache: { cooldown: 900 } }, /"cache\.cooldown".*"cache\.maxAge" \(10 min, the default\)/],
+    ['audience: 123', { ...base, audience: 123 }, /^option "audience" must be a string or an array of strings, got a number$/],
     ['a non-loopback http jwksUri', { ...base, jwksUri: 'http://keys.errors.test/jwks.json' }, /jwksUri/],
     [
       'a non-loopback http jwksUri inside issuers',
@@ -75,7 +83,9 @@ describe('ERR_INVALID_OPTIONS', () => {
   test('valid edge values are accepted', () => {
     const ok = [
       { ...base, clockTolerance: 0 },
-      { ...base, clockTolerance: '1.5m', maxTokenAge: '2h', cache: { maxAge: '250ms', cooldown: '1s', maxStale: '1d' } },
+      { ...base, clockTolerance: '1.5m', maxTokenAge: '2h', cache: { maxAge: '250ms', cooldown: '250ms', maxStale: '1d' } },
+      { ...base, clockTolerance: 3600, maxTokenAge: 31 * 86400, cache: { maxAge: 86400, cooldown: 3600, maxStale: 7 * 86400 } },
+      { ...base, cache: { maxAge: '30d', maxStale: '365d' }, http: { timeout: 300 } },
       { ...base, http: { timeout: 2.5 } },
       { issuer: ISSUER, jwksUri: 'http://127.0.0.1:9/jwks.json' },
       { issuer: ISSUER, jwksUri: 'http://localhost:9/jwks.json' },

@@ -128,12 +128,32 @@ test('the decorators are visible outside the plugin (not encapsulated), like fas
   assert.ok(app.hasRequestDecorator('auth'));
 });
 
+test('requireScope listed before authenticate: a 500 naming the setup mistake', async () => {
+  const app = Fastify();
+  cleanups.push(() => app.close());
+  await app.register(jwksVerify, { verifier: newVerifier(jwks.url) });
+  app.get('/wrong-order', { onRequest: [app.requireScope('orders:read'), app.authenticate] }, async () => ({ ok: true }));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const r = await get(`${url}/wrong-order`, bearer(signJwt(key, claims())));
+  assert.equal(r.status, 500);
+  assert.equal(r.body.code, 'ERR_AUTHENTICATE_MISSING');
+  assert.match(r.body.message, /no authenticate before requireScope/);
+});
+
 test('wrong options fail registration', async () => {
   const app = Fastify();
   cleanups.push(() => app.close());
   await assert.rejects(async () => {
     await app.register(jwksVerify, { issuer: ISSUER, jwksUri: jwks.url, audeince: 'typo' });
   }, { code: 'ERR_INVALID_OPTIONS' });
+  const other = Fastify();
+  cleanups.push(() => other.close());
+  await assert.rejects(
+    async () => {
+      await other.register(jwksVerify, { verifier: newVerifier(jwks.url), credentialsRequired: 'no' });
+    },
+    { name: 'TypeError', message: /credentialsRequired must be a boolean/ },
+  );
 });
 
 test('the example app (examples/fastify/server.mjs)', async () => {

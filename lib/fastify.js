@@ -21,7 +21,13 @@
 // The plugin is not encapsulated (fastify-plugin semantics, without needing the fastify-plugin package): the
 // decorators are visible to the scope that registered it.
 
-const { scopeAnswer, scopeList, resolveOptions, authenticateRequest } = require('./http-answers.js')
+const {
+  scopeAnswer,
+  scopeList,
+  missingAuthenticateError,
+  resolveOptions,
+  authenticateRequest,
+} = require('./http-answers.js')
 
 /** Options Fastify itself reads from `register(plugin, options)`; not Verifier options. */
 const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
@@ -48,6 +54,11 @@ async function jwksVerify(fastify, options) {
   fastify.decorate('requireScope', function requireScope(...scopes) {
     const needed = scopeList(scopes)
     return async function requireScopeHook(request, reply) {
+      const setupError = missingAuthenticateError(request, request.auth, {
+        where: 'this route',
+        fix: 'use { onRequest: [fastify.authenticate, fastify.requireScope(...)] }, authenticate first',
+      })
+      if (setupError) throw setupError
       const answer = scopeAnswer(request.auth, needed, { realm: settings.realm })
       if (answer) return sendAnswer(reply, answer)
     }

@@ -34,7 +34,9 @@ pub struct HttpOptions {
 impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
-            timeout: Duration::from_secs(5),
+            timeout: Duration::from_millis(
+                crate::options::durations::HTTP_TIMEOUT.default_or_zero_ms(),
+            ),
             headers: Vec::new(),
             max_bytes: 1 << 20,
             allow_http: false,

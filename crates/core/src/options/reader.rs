@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::duration;
 use crate::error::{Error, ErrorCode, Result};
+use crate::options::durations::{self, DurationOption};
 
 /// An options object and its path (empty at the top level).
 #[derive(Clone)]
@@ -116,6 +117,12 @@ impl<'a> Object<'a> {
         self.get(key).map(|f| f.duration_ms(allow_zero)).transpose()
     }
 
+    /// An optional duration member of the [`durations`] table, in milliseconds: zero as the
+    /// row allows, a bare number at most the row's bound.
+    pub fn duration(&self, key: &str, option: &DurationOption) -> Result<Option<f64>> {
+        self.get(key).map(|f| f.duration(option)).transpose()
+    }
+
     /// An optional boolean member.
     pub fn boolean(&self, key: &str) -> Result<Option<bool>> {
         self.get(key)
@@ -210,6 +217,17 @@ impl<'a> Field<'a> {
             Some(n) if n > 0 => Ok(n as usize),
             _ => Err(self.error(format!("must be a positive integer, got {}", self.value))),
         }
+    }
+
+    /// A duration of the [`durations`] table, in milliseconds: [`Field::duration_ms`], and a
+    /// bare number above the row's bound refused as a unit mistake.
+    pub fn duration(&self, option: &DurationOption) -> Result<f64> {
+        if let Some(seconds) = self.value.as_f64() {
+            if let Some(why) = durations::unit_mistake(option, seconds) {
+                return Err(self.error(why));
+            }
+        }
+        self.duration_ms(option.allow_zero)
     }
 
     /// A duration in milliseconds: a number of seconds or `<number><ms|s|m|h|d>`. Zero only
