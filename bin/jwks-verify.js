@@ -305,7 +305,15 @@ function keyLabel(value) {
 
 /** The key type an algorithm needs, to explain why a key published under the token's kid does not fit it. */
 const KTY_FOR = (alg) =>
-  /^(RS|PS)/.test(alg) ? 'RSA' : /^ES/.test(alg) ? 'EC' : alg === 'EdDSA' ? 'OKP' : /^HS/.test(alg) ? 'oct' : null
+  /^(RS|PS)/.test(alg)
+    ? 'RSA'
+    : /^ES/.test(alg)
+      ? 'EC'
+      : alg === 'EdDSA' || alg === 'Ed25519'
+        ? 'OKP'
+        : /^HS/.test(alg)
+          ? 'oct'
+          : null
 
 // ---------------------------------------------------------------- explanations of a failed verify
 
