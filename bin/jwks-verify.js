@@ -774,6 +774,8 @@ async function commandVerify(args) {
     ...(values.typ ? { typ: values.typ } : {}),
     http,
     tokenCache: false,
+    // The CLI explains failures itself (and its output may be JSON): no log lines.
+    logger: false,
     ...(revalidate ? { revalidate } : {}),
   }
   const { Verifier } = engine()

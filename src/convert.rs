@@ -50,12 +50,23 @@ fn type_name(kind: ValueType) -> &'static str {
     }
 }
 
+/// The `logger` option as the glue hands it to `lib/events.js`.
+pub enum Logger<'env> {
+    /// Not given: one `console.warn` line per change.
+    Default,
+    /// `false`: no log lines.
+    Off,
+    /// An object with `warn` and `info` functions (console, pino, `fastify.log`).
+    Given(Object<'env>),
+}
+
 /// The options as the core reads them, plus what JSON cannot carry.
 pub struct JsOptions<'env> {
     pub value: Value,
     /// A binary `secret` (a Uint8Array).
     pub secret: Option<Vec<u8>>,
     pub on_event: Option<Function<'env, Unknown<'env>, ()>>,
+    pub logger: Logger<'env>,
     /// The `testClock` option's clock.
     pub clock: Option<Clock>,
 }
@@ -74,6 +85,7 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
     let obj: Object = unsafe { options.cast() }.map_err(|_| bad("an unknown value"))?;
     let mut secret = None;
     let mut on_event = None;
+    let mut logger = Logger::Default;
     let mut clock = None;
     let mut map = Map::new();
     for key in Object::keys(&obj).map_err(|_| bad("an unreadable object"))? {
@@ -94,6 +106,18 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
             );
             continue;
         }
+        if key == "logger" {
+            // `false`, or an object with warn and info functions; anything else goes on to the
+            // core, which refuses it naming the option.
+            if kind == ValueType::Boolean && !unsafe { value.cast::<bool>() }.unwrap_or(true) {
+                logger = Logger::Off;
+                continue;
+            }
+            if let Some(object) = logger_object(&value, kind) {
+                logger = Logger::Given(object);
+                continue;
+            }
+        }
         if key == "testClock" {
             clock = Some(crate::test_clock::clock_of(&value)?);
             continue;
@@ -106,8 +130,25 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
         value: Value::Object(map),
         secret,
         on_event,
+        logger,
         clock,
     })
+}
+
+/// `value` as a logger: an object (not an array) whose `warn` and `info` are functions.
+fn logger_object<'env>(value: &Unknown<'env>, kind: ValueType) -> Option<Object<'env>> {
+    if kind != ValueType::Object || value.is_array().unwrap_or(true) {
+        return None;
+    }
+    let object: Object = unsafe { value.cast() }.ok()?;
+    let is_function = |name: &str| {
+        object
+            .get_named_property::<Unknown>(name)
+            .ok()
+            .and_then(|v| v.get_type().ok())
+            == Some(ValueType::Function)
+    };
+    (is_function("warn") && is_function("info")).then_some(object)
 }
 
 fn to_json(
@@ -453,16 +494,39 @@ fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
     Ok(obj)
 }
 
-/// Wrap `onEvent` so a throw inside it is swallowed, and queue events to the JS thread
-/// without keeping the process alive.
+/// The JavaScript end of the events (`onEvent`, diagnostics_channel, the logger's state
+/// machine): a script whose value is its factory.
+const EVENTS_JS: &str = include_str!("../lib/events.js");
+
+type EventFactory<'env> = Function<
+    'env,
+    FnArgs<(
+        Either<Function<'env, Unknown<'env>, ()>, Null>,
+        Either3<Object<'env>, bool, Null>,
+    )>,
+    Function<'env, Unknown<'env>, ()>,
+>;
+
+/// One JS function per Verifier receives every event (`lib/events.js`: `onEvent` with throws
+/// swallowed, diagnostics_channel, the logger); events are queued to the JS thread without
+/// keeping the process alive.
 pub fn event_sink(
     env: &Env,
-    on_event: Function<'_, Unknown<'_>, ()>,
+    on_event: Option<Function<'_, Unknown<'_>, ()>>,
+    logger: Logger<'_>,
 ) -> Result<Arc<dyn EventSink>> {
-    let wrap: Function<Function<Unknown, ()>, Function<Unknown, ()>> =
-        env.run_script("(f) => function onEvent(e) { try { f(e) } catch (_) {} }")?;
-    let safe = wrap.call(on_event)?;
-    let tsfn: EventTsfn = safe
+    let factory: EventFactory = env.run_script(EVENTS_JS)?;
+    let on_event = match on_event {
+        Some(f) => Either::A(f),
+        None => Either::B(Null),
+    };
+    let logger = match logger {
+        Logger::Default => Either3::C(Null),
+        Logger::Off => Either3::B(false),
+        Logger::Given(object) => Either3::A(object),
+    };
+    let handler = factory.call((on_event, logger).into())?;
+    let tsfn: EventTsfn = handler
         .build_threadsafe_function::<Event>()
         .callee_handled::<false>()
         .weak::<true>()

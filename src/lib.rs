@@ -63,11 +63,8 @@ fn build(env: &Env, options: Unknown<'_>) -> Result<CoreVerifier> {
     if let Some(clock) = js.clock {
         parsed.clock = clock;
     }
-    let sink = match js.on_event {
-        Some(f) => Some(event_sink(env, f)?),
-        None => None,
-    };
-    CoreVerifier::new(parsed, sink).map_err(|e| core_error(env, &e))
+    let sink = event_sink(env, js.on_event, js.logger)?;
+    CoreVerifier::new(parsed, Some(sink)).map_err(|e| core_error(env, &e))
 }
 
 #[napi]

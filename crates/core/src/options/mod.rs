@@ -29,7 +29,7 @@ use reader::{kind, Field, Object};
 
 pub use issuers::{IssuerOptions, KeySource};
 
-const TOP_LEVEL: [&str; 19] = [
+const TOP_LEVEL: [&str; 20] = [
     "issuer",
     "jwksUri",
     "audience",
@@ -47,6 +47,7 @@ const TOP_LEVEL: [&str; 19] = [
     "http",
     "tokenCache",
     "onEvent",
+    "logger",
     "revalidate",
     "shared",
 ];
@@ -94,6 +95,16 @@ pub fn parse(value: &Value, secret_bytes: SecretBytes) -> Result<Options> {
     o.check_keys(&TOP_LEVEL)?;
     if let Some(f) = o.get("onEvent") {
         return Err(f.error(format!("must be a function, got {}", kind(f.value))));
+    }
+    // The glue takes a usable `logger` (or `false`) before the options reach here.
+    if let Some(f) = o.get("logger") {
+        let got = match f.value {
+            Value::Object(_) => "an object without them".to_owned(),
+            v => kind(v).to_owned(),
+        };
+        return Err(f.error(format!(
+            "must be an object with warn and info functions (console, a pino logger, fastify.log) or false, got {got}"
+        )));
     }
     let secret = match (secret_bytes, o.get("secret")) {
         (SecretBytes::Bytes(b), _) => Some(b),
@@ -301,6 +312,18 @@ mod tests {
                 "no usable key",
             ),
             (json!({"audience":"a"}), "key source"),
+            (
+                json!({"issuer":"https://i/","keys":{"keys":[]},"loger":false}),
+                "unknown option \"loger\" (did you mean \"logger\"?)",
+            ),
+            (
+                json!({"issuer":"https://i/","logger":{"warn":"<a function>"}}),
+                "option \"logger\" must be an object with warn and info functions (console, a pino logger, fastify.log) or false, got an object without them",
+            ),
+            (
+                json!({"issuer":"https://i/","logger":true}),
+                "or false, got a boolean",
+            ),
             (
                 json!({"issuer":"https://i/","audience":123}),
                 "\"audience\" must be a string or an array of strings, got a number",
