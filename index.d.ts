@@ -323,6 +323,13 @@ export declare class Verifier {
    */
   stats(): VerifierStats
   /**
+   * `stats()` and `health()` in the Prometheus text exposition format, for a `/metrics` route
+   * (or an OpenTelemetry Collector's prometheus receiver): counters `jwks_verify_*_total`,
+   * failures by `code`, and per issuer the keys, their state, fetch and expiry times.
+   * `labels` are added to every sample (e.g. `{ service: 'orders-api' }`).
+   */
+  metrics(options?: { labels?: Record<string, string> }): string
+  /**
    * Stop this verifier's background work. Idempotent; later calls reject with
    * `ERR_VERIFIER_CLOSED`. Other verifiers sharing a key cache are not affected.
    */

@@ -516,3 +516,59 @@ test("diagnostics_channel 'jwks-verify:fetch': every fetch outcome (fetch and er
   assert.equal(published[1][1].jwksUri, server.url);
   assert.ok(!published.some(([, m]) => m.type === 'stale'), 'stale, rotate and warning events are not fetches');
 });
+
+test("diagnostics_channel 'jwks-verify:verify': each refused verification as { error } (the Error the caller gets); successes are not published", async (t) => {
+  const a = ed();
+  const { make } = await setup(t, [a]);
+  const published = [];
+  const subscriber = (message) => published.push(message);
+  diagnosticsChannel.subscribe('jwks-verify:verify', subscriber);
+  t.after(() => diagnosticsChannel.unsubscribe('jwks-verify:verify', subscriber));
+  const v = make({ logger: false });
+  await v.verify(token(a));
+  assert.equal(published.length, 0, 'a success is not published');
+  const expired = token(a, { ttl: -10 });
+  const err = await failure(v.verify(expired));
+  assert.equal(published.length, 1);
+  assert.equal(published[0].error, err, 'the very Error the promise rejected with');
+  assert.equal(err.code, 'ERR_JWT_EXPIRED');
+  assert.throws(() => v.verifySync('not a token'), { code: 'ERR_JWS_INVALID' });
+  await failure(v.verify(42));
+  assert.deepEqual(
+    published.map((m) => m.error.code),
+    ['ERR_JWT_EXPIRED', 'ERR_JWS_INVALID', 'ERR_JWS_INVALID'],
+  );
+  assert.ok(!JSON.stringify(published.map((m) => m.error.message)).includes(expired.split('.')[2]), 'no token');
+});
+
+test('metrics(): stats() and health() in the Prometheus text format, with constant labels', async (t) => {
+  const a = ed();
+  const { server, make } = await setup(t, [a]);
+  const v = make({ logger: false });
+  await v.verify(token(a));
+  await failure(v.verify(token(a, { ttl: -10 })));
+  const text = v.metrics();
+  const lines = text.split('\n');
+  for (const line of [
+    '# TYPE jwks_verify_verifications_total counter',
+    'jwks_verify_verifications_total 2',
+    'jwks_verify_failures_total{code="ERR_JWT_EXPIRED"} 1',
+    'jwks_verify_failures_total{code="ERR_JWS_INVALID"} 0',
+    'jwks_verify_fetches_total 1',
+    `jwks_verify_keys{issuer="${ISSUER}",jwks_uri="${server.url}"} 1`,
+    `jwks_verify_key_set_state{issuer="${ISSUER}",jwks_uri="${server.url}",state="fresh"} 1`,
+    `jwks_verify_key_set_state{issuer="${ISSUER}",jwks_uri="${server.url}",state="failing"} 0`,
+  ]) {
+    assert.ok(lines.includes(line), `${line}\n--\n${text}`);
+  }
+  assert.ok(text.endsWith('\n'));
+  const labelled = v.metrics({ labels: { service: 'orders-api' } });
+  assert.ok(labelled.includes('jwks_verify_verifications_total{service="orders-api"} 2'), labelled);
+  for (const [options, message] of [
+    [{ labels: { code: 'x' } }, /label name "code" is not usable/],
+    [{ labels: { service: 5 } }, /label "service" must be a string/],
+    [{ label: {} }, /unknown metrics option "label"/],
+  ]) {
+    assert.throws(() => v.metrics(options), errorWith('ERR_INVALID_OPTIONS', { message }));
+  }
+});

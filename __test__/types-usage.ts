@@ -119,6 +119,8 @@ function report(v: Verifier): void {
     console.log(h.issuer, state, kids, fetchedAt, expiresAt, lastError, jwksUri);
   }
   const stats: VerifierStats = v.stats();
+  const prometheus: string = v.metrics({ labels: { service: 'orders-api' } }) + v.metrics();
+  void prometheus;
   const numbers: number[] = [
     stats.verifications,
     stats.tokenCacheHits,

@@ -151,6 +151,11 @@ fn logger_object<'env>(value: &Unknown<'env>, kind: ValueType) -> Option<Object<
     (is_function("warn") && is_function("info")).then_some(object)
 }
 
+/// Any plain JS value (not the Verifier options) as JSON for the core; `undefined` is null.
+pub fn plain_json(value: &Unknown<'_>, path: &str) -> std::result::Result<Value, CoreError> {
+    Ok(to_json(value, path, 0)?.unwrap_or(Value::Null))
+}
+
 fn to_json(
     value: &Unknown<'_>,
     path: &str,
