@@ -3,7 +3,8 @@
 export type Algorithm =
   | 'RS256' | 'RS384' | 'RS512'
   | 'PS256' | 'PS384' | 'PS512'
-  | 'ES256' | 'ES384' | 'EdDSA'
+  | 'ES256' | 'ES384' | 'ES512'
+  | 'EdDSA' | 'Ed25519' // Ed25519: RFC 9864's fully-specified name, verified like EdDSA
   | 'HS256' | 'HS384' | 'HS512'
 
 /** Seconds, or a string with a unit: `'500ms'`, `'30s'`, `'10m'`, `'1h'`, `'1d'`. */
@@ -153,6 +154,13 @@ export interface HttpOptions {
   ca?: string
 }
 
+/** What `logger` needs: `console`, pino and Fastify's `request.log` fit. */
+export interface Logger {
+  warn(message: string): void
+  info(message: string): void
+  error?(message: string): void
+}
+
 export interface VerifierOptions extends Partial<IssuerOptions> {
   /** Several issuers in one verifier; the token's `iss` picks one. */
   issuers?: IssuerOptions[]
@@ -177,6 +185,12 @@ export interface VerifierOptions extends Partial<IssuerOptions> {
   tokenCache?: number | false
   /** Called on the JS thread; exceptions thrown here are swallowed. */
   onEvent?: (event: VerifierEvent) => void
+  /**
+   * Where key-source changes are logged, one line per change (failing, stale, recovered, rotated, unusable keys):
+   * anything with `warn` and `info` (`console`, a pino logger, a Fastify `request.log`). Default: one
+   * `console.warn` line per change; `false` turns it off. Lines never carry a token or a secret.
+   */
+  logger?: Logger | false
   /** Share keys, discovery documents and revalidation answers with the rest of the fleet through Redis. */
   shared?: SharedOptions
 }
@@ -399,6 +413,13 @@ export declare class Verifier {
    * errors, cooldown refusals, stale serves.
    */
   stats(): VerifierStats
+  /**
+   * `stats()` and `health()` in the Prometheus text exposition format, for a `/metrics` route
+   * (or an OpenTelemetry Collector's prometheus receiver): counters `jwks_verify_*_total`,
+   * failures by `code`, and per issuer the keys, their state, fetch and expiry times.
+   * `labels` are added to every sample (e.g. `{ service: 'orders-api' }`).
+   */
+  metrics(options?: { labels?: Record<string, string> }): string
   /**
    * Stop this verifier's background work. Idempotent; later calls reject with
    * `ERR_VERIFIER_CLOSED`. Other verifiers sharing a key cache are not affected.

@@ -82,7 +82,7 @@ describe('asymmetric algorithms through a remote JWKS', () => {
 });
 
 describe('x5c certificates in the JWKS', () => {
-  const X5C_ONLY = ['RS256', 'ES256', 'PS256'];
+  const X5C_ONLY = ['RS256', 'ES256', 'PS256', 'ES512', 'EdDSA'];
   const keys = Object.fromEntries(X5C_ONLY.map((alg) => [alg, generateKey(alg, { x5cOnly: true })]));
   const served = serve(Object.values(keys));
 
@@ -94,6 +94,20 @@ describe('x5c certificates in the JWKS', () => {
       assert.deepEqual(got, payload);
     });
   }
+
+  test('an Ed25519 key published as a certificate only (kty OKP, x5c, no crv, no x) verifies like RSA and EC ones', async () => {
+    const key = generateKey('EdDSA', { x5cOnly: true });
+    delete key.jwk.crv;
+    const server = await startJwksServer({ jwks: toJwks(key) });
+    const v = new Verifier({ issuer: ISSUER, jwksUri: server.url });
+    try {
+      const payload = claims();
+      assert.deepEqual((await v.verify(signJwt(key, payload))).payload, payload);
+    } finally {
+      v.close();
+      await server.close();
+    }
+  });
 
   test('a JWK whose x5c and n/e disagree is skipped, without spoiling the rest of the set', async () => {
     const a = generateKey('RS256', { x5c: true });
@@ -109,6 +123,59 @@ describe('x5c certificates in the JWKS', () => {
       await verifyFails(v, signJwt(b, claims(), { kid: a.kid }), 'ERR_JWKS_NO_MATCHING_KEY', { kid: a.kid });
       const ok = await v.verify(signJwt(good, claims()));
       assert.equal(ok.header.kid, good.kid);
+    } finally {
+      v.close();
+      await server.close();
+    }
+  });
+});
+
+describe('algorithm names and key encodings from the wild', () => {
+  test('ES512 (P-521) and the fully-specified Ed25519 name verify, with and without an allow-list', async () => {
+    const p521 = generateKey('ES512');
+    const ed = generateKey('Ed25519');
+    assert.equal(p521.jwk.crv, 'P-521');
+    const v = new Verifier({ issuer: ISSUER, keys: toJwks(p521, ed), algorithms: ['ES512', 'Ed25519'] });
+    try {
+      for (const key of [p521, ed]) {
+        const result = await v.verify(signJwt(key, claims()));
+        assert.equal(result.header.alg, key.alg);
+      }
+    } finally {
+      v.close();
+    }
+  });
+
+  test('EdDSA and Ed25519 are one algorithm for a key that names either; the allow-list stays exact', async () => {
+    const key = generateKey('EdDSA'); // jwk.alg 'EdDSA'
+    const v = new Verifier({ issuer: ISSUER, keys: toJwks(key) });
+    const onlyEdDSA = new Verifier({ issuer: ISSUER, keys: toJwks(key), algorithms: ['EdDSA'] });
+    try {
+      const token = signJwt(key, claims(), { alg: 'Ed25519' });
+      assert.equal((await v.verify(token)).header.alg, 'Ed25519');
+      await verifyFails(onlyEdDSA, token, 'ERR_JOSE_ALG_NOT_ALLOWED');
+    } finally {
+      v.close();
+      onlyEdDSA.close();
+    }
+  });
+
+  test('JWK key members in standard base64 with padding (as Battle.net publishes n) are read', async () => {
+    const key = generateKey('RS256');
+    const standard = (b64url) => Buffer.from(b64url, 'base64url').toString('base64');
+    const n = standard(key.jwk.n);
+    const e = Buffer.concat([Buffer.alloc(1), Buffer.from(key.jwk.e, 'base64url')]).toString('base64');
+    assert.match(n, /=$/, 'n is padded');
+    assert.match(e, /=$/, 'e is padded');
+    const server = await startJwksServer({ jwks: { keys: [{ ...key.jwk, n, e }] } });
+    const v = new Verifier({ issuer: ISSUER, jwksUri: server.url });
+    try {
+      const payload = claims();
+      assert.deepEqual((await v.verify(signJwt(key, payload))).payload, payload);
+      // Tokens themselves stay strict base64url.
+      const [h, p, sig] = signJwt(key, claims()).split('.');
+      const padded = `${h}.${p}.${Buffer.from(sig, 'base64url').toString('base64')}`;
+      await verifyFails(v, padded, 'ERR_JWS_INVALID');
     } finally {
       v.close();
       await server.close();

@@ -153,3 +153,16 @@ test('the example (examples/apollo/server.mjs)', async () => {
   const noScope = await gql(url, '{ orders { id } }', bearer(signJwt(key, claims({ scope: 'profile' }))));
   assert.equal(noScope.body.errors[0].extensions.code, 'FORBIDDEN');
 });
+
+test('requireAuth/requireScope on a context that authContext did not make: a setup error, not a 401', () => {
+  for (const ctx of [{}, { user: 'x' }, undefined]) {
+    assert.throws(() => requireScope(ctx, 'orders:read'), {
+      code: 'ERR_AUTHENTICATE_MISSING',
+      message: /use authContext\(\.\.\.\) as the server's context function/,
+    });
+  }
+  assert.throws(
+    () => requireAuth({ auth: null }),
+    (err) => err.extensions.code === 'UNAUTHENTICATED',
+  );
+});

@@ -91,7 +91,11 @@ test("token with a wrong secret: exit 1, the endpoint's answer on stderr, the se
 test('token usage errors: exit 2; a secret is never taken from the command line', async () => {
   const cases = [
     [[...clientArgs(), 'my-secret-on-argv'], {}, /token takes no arguments/],
-    [[...clientArgs(), '--client-secret', 'my-secret-on-argv'], {}, /Unknown option '--client-secret'/],
+    [
+      [...clientArgs(), '--client-secret', 'my-secret-on-argv'],
+      {},
+      /unknown option --client-secret \(did you mean --client-secret-env\?\)/,
+    ],
     [['--token-url', op.tokenUrl], { input: 'x' }, /needs --client-id/],
     [['--client-id', 'c'], { input: 'x' }, /needs --token-url <url> or --issuer <url>/],
     [[...clientArgs(), '--client-secret-env', 'NOT_SET_ANYWHERE'], {}, /NOT_SET_ANYWHERE is not set/],

@@ -160,6 +160,12 @@ test('usage errors exit 2', async () => {
     const r = await run(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
   }
+  const typo = await run(['verify', token, '--isuer', ISSUER]);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /^jwks-verify: unknown option --isuer \(did you mean --issuer\?\)$/m);
+  const missing = await run(['verify', token, '--issuer']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /option --issuer needs a value/);
   const help = await run(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Exit codes:/);
@@ -178,7 +184,7 @@ test('decode: header and payload, labelled UNVERIFIED', async () => {
   assert.equal(j.header.kid, 'ec-side');
   const bad = await run(['decode', 'only.two']);
   assert.equal(bad.code, 1);
-  assert.match(bad.stdout, /2 parts/);
+  assert.match(bad.stdout, /a compact JWS has 3 parts separated by ".", this token has 2/);
 });
 
 test('inspect <jwks-uri>: kid, kty, alg, size/curve, use, x5c subject and expiry', async () => {

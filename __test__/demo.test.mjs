@@ -76,6 +76,14 @@ test('npm run demo: examples/demo.mjs exits 0 and shows every scenario', async (
   assert.match(lineIn(stdout, '8. close()', 'verify(token) after close()'), /rejected\s+ERR_VERIFIER_CLOSED/);
 });
 
+test('examples/opentelemetry.mjs: spans and counters from the diagnostics channels, metrics() text; exits 0', async () => {
+  const { code, stdout, stderr } = await runExample('examples/opentelemetry.mjs');
+  assert.equal(code, 0, `opentelemetry.mjs exited ${code}\n${stdout}\n${stderr}`);
+  assert.match(stdout, /spans: the validation calls +2 span\(s\), active: true, false/);
+  assert.match(stdout, /counter: refused by code +ERR_JWT_EXPIRED, ERR_TOKEN_INACTIVE/);
+  assert.match(stdout, /metrics: verifications +jwks_verify_verifications_total\{service="orders-api"\} 3/);
+});
+
 test('examples/scayle.mjs runs against the embedded issuer and its validation endpoint and exits 0', async () => {
   const { code, stdout, stderr } = await runExample('examples/scayle.mjs', ['--local']);
   assert.equal(code, 0, `scayle.mjs exited ${code}\n${stdout}\n${stderr}`);

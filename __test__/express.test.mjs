@@ -175,6 +175,27 @@ test('credentialsRequired: false lets anonymous requests through but still refus
   assert.equal(bad.status, 401);
 });
 
+test('requireScope on a route without authenticate: a 500 naming the setup mistake, not "a bearer token is required"', async () => {
+  const app = express();
+  app.get('/forgot', requireScope('orders:read'), (req, res) => res.json({ ok: true }));
+  // eslint-disable-next-line no-unused-vars
+  app.use((err, req, res, next) => res.status(500).json({ code: err.code, message: err.message }));
+  const url = await listen(app);
+  const r = await get(`${url}/forgot`, bearer(signJwt(key, claims())));
+  assert.equal(r.status, 500);
+  assert.equal(r.body.code, 'ERR_AUTHENTICATE_MISSING');
+  assert.match(r.body.message, /this route has no authenticate before requireScope/);
+});
+
+test('credentialsRequired must be a boolean: a TypeError at setup naming the option', () => {
+  for (const value of ['no', 'false', 0, null]) {
+    assert.throws(() => authenticate({ verifier: newVerifier(), credentialsRequired: value }), {
+      name: 'TypeError',
+      message: /^authenticate: credentialsRequired must be a boolean \(true or false\), got /,
+    });
+  }
+});
+
 test('Verifier options instead of a verifier, and getToken from a cookie', async () => {
   const mw = authenticateDefault({
     issuer: ISSUER,

@@ -6,6 +6,7 @@ import fastifyPlugin from 'fastify-plugin';
 import { Verifier } from 'jwks-verify';
 import jwksVerify from 'jwks-verify/fastify';
 import { signJwt, now } from './support/keys.mjs';
+import { testClock } from './support/expect.mjs';
 import { httpHarness, get, bearer } from './support/http-harness.mjs';
 
 const ISSUER = 'https://issuer.test/';
@@ -128,12 +129,49 @@ test('the decorators are visible outside the plugin (not encapsulated), like fas
   assert.ok(app.hasRequestDecorator('auth'));
 });
 
+test('requireScope listed before authenticate: a 500 naming the setup mistake', async () => {
+  const app = Fastify();
+  cleanups.push(() => app.close());
+  await app.register(jwksVerify, { verifier: newVerifier(jwks.url) });
+  app.get('/wrong-order', { onRequest: [app.requireScope('orders:read'), app.authenticate] }, async () => ({ ok: true }));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const r = await get(`${url}/wrong-order`, bearer(signJwt(key, claims())));
+  assert.equal(r.status, 500);
+  assert.equal(r.body.code, 'ERR_AUTHENTICATE_MISSING');
+  assert.match(r.body.message, /no authenticate before requireScope/);
+});
+
+test('a Verifier the plugin makes logs key-source changes through fastify.log: one warn for an outage', async () => {
+  const records = [];
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line) => records.push(JSON.parse(line)) } } });
+  cleanups.push(() => app.close());
+  const down = await startJwks(key);
+  down.setMode({ type: 'status', status: 503 });
+  await app.register(jwksVerify, { issuer: ISSUER, audience: AUDIENCE, jwksUri: down.url, testClock });
+  app.get('/me', { onRequest: app.authenticate }, async (request) => ({ auth: request.auth }));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  for (let i = 0; i < 3; i++) assert.equal((await get(`${url}/me`, bearer(signJwt(key, claims())))).status, 503);
+  const ours = () => records.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('jwks-verify: '));
+  for (let i = 0; i < 100 && ours().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(ours().length, 1, JSON.stringify(ours()));
+  assert.equal(ours()[0].level, 40, 'warn');
+  assert.match(ours()[0].msg, /cannot fetch the signing keys: JWKS endpoint .* answered HTTP 503/);
+});
+
 test('wrong options fail registration', async () => {
   const app = Fastify();
   cleanups.push(() => app.close());
   await assert.rejects(async () => {
     await app.register(jwksVerify, { issuer: ISSUER, jwksUri: jwks.url, audeince: 'typo' });
   }, { code: 'ERR_INVALID_OPTIONS' });
+  const other = Fastify();
+  cleanups.push(() => other.close());
+  await assert.rejects(
+    async () => {
+      await other.register(jwksVerify, { verifier: newVerifier(jwks.url), credentialsRequired: 'no' });
+    },
+    { name: 'TypeError', message: /credentialsRequired must be a boolean/ },
+  );
 });
 
 test('the example app (examples/fastify/server.mjs)', async () => {

@@ -66,7 +66,7 @@ describe('option values are bounded by what they hold, not by what they claim', 
     for (const [options, message] of cases) {
       throwsWith(() => new Verifier(options), 'ERR_INVALID_OPTIONS', { message });
     }
-    verifier({ ...base, http: { timeout: '3650d' }, cache: { maxAge: 315360000 } });
+    verifier({ ...base, http: { timeout: '3650d' }, cache: { maxAge: '315360000s' } });
   });
 });
 

@@ -7,8 +7,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { generateKey, toJwks } from './support/keys.mjs';
-import { explainKeys } from '../index.js';
+import { explainKeys, Verifier } from '../index.js';
 import { errorWith } from './support/expect.mjs';
 import { advance, cacheHarness, clockMs, ed, failure, waitFor } from './support/cache-harness.mjs';
 
@@ -404,4 +405,170 @@ test("skipped keys: health()[0].skipped names each with the engine's reason, and
   await v.verify(token(good));
   await waitFor(() => warnings().length === 2, 'a warning for the changed set');
   assert.deepEqual(warnings()[1].kids, ['weak-1024']);
+});
+
+// ---- logger ----
+
+test('logger: one warn line while the JWKS fails (not one per attempt), one info line at recovery and per rotation; false is silent', async (t) => {
+  const a = ed();
+  const b = ed();
+  const { server, make } = await setup(t, [a], { cache: { maxAge: 60, cooldown: 10 } });
+  const lines = [];
+  const logger = {
+    warn: (m) => lines.push(['warn', m]),
+    info: (m) => lines.push(['info', m]),
+    error: (m) => lines.push(['error', m]),
+  };
+  const events = [];
+  // The default logger writes through console.warn, read at call time: catch what it writes.
+  const printed = [];
+  const consoleWarn = console.warn;
+  console.warn = (m) => printed.push(m);
+  t.after(() => {
+    console.warn = consoleWarn;
+  });
+  const logged = make({ logger, onEvent: (e) => events.push(e) });
+  const silent = make({ logger: false });
+  const byDefault = make();
+
+  server.setMode({ type: 'status', status: 500, body: 'oops' });
+  const tok = token(a);
+  for (let i = 0; i < 4; i++) {
+    for (const v of [logged, silent, byDefault]) await failure(v.verify(tok));
+    advance(11_000); // past the backoff (at most the 10 s cooldown)
+  }
+  await waitFor(() => events.filter((e) => e.type === 'error').length >= 4, 'four failed fetches reported');
+  const warns = lines.filter(([level]) => level === 'warn');
+  assert.equal(warns.length, 1, `one warn line for the outage: ${JSON.stringify(lines)}`);
+  assert.match(
+    warns[0][1],
+    new RegExp(
+      `^jwks-verify: cannot fetch the signing keys: JWKS endpoint ${server.url.replace(/[.]/g, '\\.')} answered HTTP 500 \\(ERR_JWKS_FETCH_FAILED\\); tokens that need these keys are refused until it answers; retrying with backoff$`,
+    ),
+  );
+
+  server.setMode({ type: 'ok' });
+  advance(11_000);
+  await logged.verify(tok);
+  await waitFor(() => lines.length === 2, 'the recovery line');
+  assert.deepEqual(lines[1], ['info', `jwks-verify: the signing keys at ${server.url} are fetched again (1 key): recovered`]);
+
+  server.setJwks(toJwks(a, b));
+  await logged.verify(token(b)); // an unknown kid: one refetch finds b
+  await waitFor(() => lines.length === 3, 'the rotation line');
+  assert.deepEqual(lines[2], ['info', `jwks-verify: the signing keys at ${server.url} changed: added ${b.kid}; removed none`]);
+
+  await waitFor(() => printed.length === 3, 'the default logger wrote the same three changes');
+  assert.deepEqual(
+    printed,
+    lines.map(([, m]) => m),
+    'the default logger: the same lines through console.warn; logger: false wrote none',
+  );
+  for (const m of [...printed, ...lines.map(([, m]) => m)]) {
+    assert.ok(!m.includes(tok.split('.')[2]), 'no token in a log line');
+  }
+});
+
+test('logger: refused unless it has warn and info functions, or is false', () => {
+  const base = { issuer: ISSUER, jwksUri: 'https://keys.observability.test/jwks' };
+  for (const [logger, got] of [
+    [true, 'a boolean'],
+    [{ warn() {} }, 'an object without them'],
+    ['console', 'a string'],
+  ]) {
+    assert.throws(
+      () => new Verifier({ ...base, logger }),
+      errorWith('ERR_INVALID_OPTIONS', {
+        message: `option "logger" must be an object with warn and info functions (console, a pino logger, fastify.log) or false, got ${got}`,
+      }),
+    );
+  }
+  for (const logger of [console, { warn() {}, info() {} }, false]) new Verifier({ ...base, logger }).close();
+});
+
+test("diagnostics_channel 'jwks-verify:fetch': every fetch outcome (fetch and error events), the objects onEvent gets", async (t) => {
+  const a = ed();
+  const { server, make } = await setup(t, [a], { cache: { maxAge: 60, cooldown: 10 } });
+  const published = [];
+  const subscriber = (message, name) => published.push([name, message]);
+  diagnosticsChannel.subscribe('jwks-verify:fetch', subscriber);
+  t.after(() => diagnosticsChannel.unsubscribe('jwks-verify:fetch', subscriber));
+  const events = [];
+  const v = make({ logger: false, onEvent: (e) => events.push(e) });
+  await v.ready();
+  server.setMode({ type: 'status', status: 500 });
+  advance(61_000);
+  await v.verify(token(a)); // stale keys serve; the refresh fails in the background
+  await waitFor(() => published.length === 2, 'the fetch and the failed refresh on the channel');
+  assert.deepEqual(
+    published.map(([name, m]) => [name, m.type]),
+    [
+      ['jwks-verify:fetch', 'fetch'],
+      ['jwks-verify:fetch', 'error'],
+    ],
+  );
+  assert.equal(
+    published[0][1],
+    events.find((e) => e.type === 'fetch'),
+    'the same object onEvent got',
+  );
+  assert.equal(published[1][1].error.code, 'ERR_JWKS_FETCH_FAILED');
+  assert.equal(published[1][1].jwksUri, server.url);
+  assert.ok(!published.some(([, m]) => m.type === 'stale'), 'stale, rotate and warning events are not fetches');
+});
+
+test("diagnostics_channel 'jwks-verify:verify': each refused verification as { error } (the Error the caller gets); successes are not published", async (t) => {
+  const a = ed();
+  const { make } = await setup(t, [a]);
+  const published = [];
+  const subscriber = (message) => published.push(message);
+  diagnosticsChannel.subscribe('jwks-verify:verify', subscriber);
+  t.after(() => diagnosticsChannel.unsubscribe('jwks-verify:verify', subscriber));
+  const v = make({ logger: false });
+  await v.verify(token(a));
+  assert.equal(published.length, 0, 'a success is not published');
+  const expired = token(a, { ttl: -10 });
+  const err = await failure(v.verify(expired));
+  assert.equal(published.length, 1);
+  assert.equal(published[0].error, err, 'the very Error the promise rejected with');
+  assert.equal(err.code, 'ERR_JWT_EXPIRED');
+  assert.throws(() => v.verifySync('not a token'), { code: 'ERR_JWS_INVALID' });
+  await failure(v.verify(42));
+  assert.deepEqual(
+    published.map((m) => m.error.code),
+    ['ERR_JWT_EXPIRED', 'ERR_JWS_INVALID', 'ERR_JWS_INVALID'],
+  );
+  assert.ok(!JSON.stringify(published.map((m) => m.error.message)).includes(expired.split('.')[2]), 'no token');
+});
+
+test('metrics(): stats() and health() in the Prometheus text format, with constant labels', async (t) => {
+  const a = ed();
+  const { server, make } = await setup(t, [a]);
+  const v = make({ logger: false });
+  await v.verify(token(a));
+  await failure(v.verify(token(a, { ttl: -10 })));
+  const text = v.metrics();
+  const lines = text.split('\n');
+  for (const line of [
+    '# TYPE jwks_verify_verifications_total counter',
+    'jwks_verify_verifications_total 2',
+    'jwks_verify_failures_total{code="ERR_JWT_EXPIRED"} 1',
+    'jwks_verify_failures_total{code="ERR_JWS_INVALID"} 0',
+    'jwks_verify_fetches_total 1',
+    `jwks_verify_keys{issuer="${ISSUER}",jwks_uri="${server.url}"} 1`,
+    `jwks_verify_key_set_state{issuer="${ISSUER}",jwks_uri="${server.url}",state="fresh"} 1`,
+    `jwks_verify_key_set_state{issuer="${ISSUER}",jwks_uri="${server.url}",state="failing"} 0`,
+  ]) {
+    assert.ok(lines.includes(line), `${line}\n--\n${text}`);
+  }
+  assert.ok(text.endsWith('\n'));
+  const labelled = v.metrics({ labels: { service: 'orders-api' } });
+  assert.ok(labelled.includes('jwks_verify_verifications_total{service="orders-api"} 2'), labelled);
+  for (const [options, message] of [
+    [{ labels: { code: 'x' } }, /label name "code" is not usable/],
+    [{ labels: { service: 5 } }, /label "service" must be a string/],
+    [{ label: {} }, /unknown metrics option "label"/],
+  ]) {
+    assert.throws(() => v.metrics(options), errorWith('ERR_INVALID_OPTIONS', { message }));
+  }
 });

@@ -2,6 +2,7 @@
 // oidc-provider (RFC 7662 introspection, RFC 7009 revocation, opaque tokens), both on 127.0.0.1. Every test counts
 // the endpoint's requests. Time moves with the test clock (support/expect.mjs), never by sleeping past deadlines.
 import { test, describe } from 'node:test';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import assert from 'node:assert/strict';
 import { Verifier, TestClock } from '../index.js';
 import { generateKey, signJwt, toJwks } from './support/keys.mjs';
@@ -70,6 +71,21 @@ describe('bearer validation endpoint (SCAYLE)', () => {
     const s = v.stats();
     assert.equal(s.revalidations, 2);
     assert.ok(s.revalidationHits >= 6, JSON.stringify(s));
+  });
+
+  test("diagnostics_channel 'jwks-verify:revalidate' publishes the revalidate events onEvent gets (never the token)", async (t) => {
+    const { make, events } = await scayle(t);
+    const published = [];
+    const subscriber = (message) => published.push(message);
+    diagnosticsChannel.subscribe('jwks-verify:revalidate', subscriber);
+    t.after(() => diagnosticsChannel.unsubscribe('jwks-verify:revalidate', subscriber));
+    const tok = token();
+    await make().verify(tok);
+    await waitFor(() => published.length === 1, 'the revalidate event on the channel');
+    const mine = events.filter((e) => e.type === 'revalidate');
+    assert.equal(published[0], mine[0], 'the same object onEvent got');
+    assert.equal(published[0].active, true);
+    assert.ok(!JSON.stringify(published[0]).includes(tok.split('.')[2]), 'no token');
   });
 
   test('an inactive answer is never served past the interval without asking again when the token has no exp', async (t) => {

@@ -234,3 +234,14 @@ test('close(): later calls reject with ERR_VERIFIER_CLOSED; idempotent', async (
   await rejectsWith(s.authorizationHeader(), 'ERR_VERIFIER_CLOSED');
   s.invalidate();
 });
+
+test('logger is a Verifier option: a TokenSource refuses it by name (it reports through onEvent)', () => {
+  const options = { tokenUrl: 'https://login.example.com/oauth/token', clientId: 'c', clientSecret: 's' };
+  new TokenSource(options).close();
+  for (const logger of [console, false]) {
+    assert.throws(() => new TokenSource({ ...options, logger }), {
+      code: 'ERR_INVALID_OPTIONS',
+      message: 'unknown option "logger" (a TokenSource reports through onEvent)',
+    });
+  }
+});

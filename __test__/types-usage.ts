@@ -22,7 +22,7 @@ interface MyClaims extends JwtPayload {
   roles: string[];
 }
 
-const algorithms: Algorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+const algorithms: Algorithm[] = ['RS256', 'PS256', 'ES256', 'ES512', 'EdDSA', 'Ed25519'];
 
 const options: VerifierOptions = {
   issuer: 'https://issuer.example.com/',
@@ -37,6 +37,7 @@ const options: VerifierOptions = {
   cache: { maxAge: '10m', cooldown: 30, maxStale: '1d' },
   http: { timeout: '1.5s', headers: { 'user-agent': 'my-service' }, maxBytes: 1 << 20, allowHttp: false },
   tokenCache: 1000,
+  logger: console,
   onEvent(event: VerifierEvent) {
     if ('shared' in event) {
       const redis: string = event.endpoint;
@@ -122,6 +123,8 @@ function report(v: Verifier): void {
     console.log(h.issuer, state, kids, fetchedAt, expiresAt, lastError, jwksUri);
   }
   const stats: VerifierStats = v.stats();
+  const prometheus: string = v.metrics({ labels: { service: 'orders-api' } }) + v.metrics();
+  void prometheus;
   const numbers: number[] = [
     stats.verifications,
     stats.tokenCacheHits,
@@ -152,6 +155,12 @@ void authenticate('token').catch(statusFor);
 report(multi);
 report(local);
 report(hmac);
+
+// logger: false, or anything with warn and info (a Fastify logger too).
+const quiet: VerifierOptions = { issuer: 'https://issuer.example.com/', logger: false };
+const lines: VerifierOptions = { issuer: 'https://issuer.example.com/', logger: { warn: (m: string) => void m, info: () => {} } };
+void quiet;
+void lines;
 
 // The client-credentials token source.
 const sourceOptions: TokenSourceOptions = {

@@ -174,7 +174,7 @@ function decodeToken(token) {
     return out
   }
   if (parts.length !== 3) {
-    out.problem = `the token has ${parts.length} part${parts.length === 1 ? '' : 's'} separated by ".", a JWS has 3`
+    out.problem = `a compact JWS has 3 parts separated by ".", this token has ${parts.length}`
     return out
   }
   const decodePart = (text, name) => {
@@ -322,7 +322,15 @@ function keyLabel(value) {
 
 /** The key type an algorithm needs, to explain why a key published under the token's kid does not fit it. */
 const KTY_FOR = (alg) =>
-  /^(RS|PS)/.test(alg) ? 'RSA' : /^ES/.test(alg) ? 'EC' : alg === 'EdDSA' ? 'OKP' : /^HS/.test(alg) ? 'oct' : null
+  /^(RS|PS)/.test(alg)
+    ? 'RSA'
+    : /^ES/.test(alg)
+      ? 'EC'
+      : alg === 'EdDSA' || alg === 'Ed25519'
+        ? 'OKP'
+        : /^HS/.test(alg)
+          ? 'oct'
+          : null
 
 // ---------------------------------------------------------------- explanations of a failed verify
 
@@ -541,11 +549,44 @@ const COMMON = {
   help: { type: 'boolean', short: 'h', default: false },
 }
 
+/** Levenshtein distance, for "did you mean" hints. */
+function editDistance(a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    row = next
+  }
+  return row[b.length]
+}
+
+/** node's parseArgs errors in the CLI's words: `unknown option --isuer (did you mean --issuer?)`. */
+function argsError(err, options) {
+  const option = /'(-[^' ]+)/.exec(err.message)?.[1]
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) {
+    const given = option.replace(/^-+/, '').split('=')[0]
+    const closest = Object.keys(options)
+      .map((name) => [editDistance(given.toLowerCase(), name.toLowerCase()), name])
+      .filter(([d, name]) => (d <= 2 && d < given.length) || (given.length >= 3 && name.startsWith(given)))
+      .sort((x, y) => x[0] - y[0])[0]
+    return `unknown option ${option}${closest ? ` (did you mean --${closest[1]}?)` : ''}`
+  }
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
+    return /argument missing/.test(err.message)
+      ? `option ${option} needs a value (${option} <value>)`
+      : `option ${option} takes no value`
+  }
+  return err.message.replace(/\n/g, ' ')
+}
+
 function parse(args, options) {
+  const all = { ...COMMON, ...options }
   try {
-    return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true })
+    return parseArgs({ args, options: all, allowPositionals: true, strict: true })
   } catch (err) {
-    throw new UsageError(err.message.replace(/\n/g, ' '))
+    throw new UsageError(argsError(err, all))
   }
 }
 
@@ -750,6 +791,8 @@ async function commandVerify(args) {
     ...(values.typ ? { typ: values.typ } : {}),
     http,
     tokenCache: false,
+    // The CLI explains failures itself (and its output may be JSON): no log lines.
+    logger: false,
     ...(revalidate ? { revalidate } : {}),
   }
   const { Verifier } = engine()

@@ -86,9 +86,20 @@ function authContext(options) {
   return jwksVerifyContext
 }
 
-/** Throws UNAUTHENTICATED (HTTP 401) unless the context holds a verified token; returns `ctx.auth`. */
+/**
+ * Throws UNAUTHENTICATED (HTTP 401) unless the context holds a verified token; returns `ctx.auth`. A context
+ * without an `auth` member (authContext is not the server's context function) is a setup mistake: an Error with
+ * code ERR_AUTHENTICATE_MISSING (a server error), not a 401.
+ */
 function requireAuth(ctx, options = {}) {
-  const auth = ctx && ctx.auth
+  if (!ctx || typeof ctx !== 'object' || !('auth' in ctx)) {
+    const err = new Error(
+      "requireAuth/requireScope: the context has no auth member: use authContext(...) as the server's context function (its context option adds your own members)",
+    )
+    err.code = 'ERR_AUTHENTICATE_MISSING'
+    throw err
+  }
+  const auth = ctx.auth
   if (auth && auth.payload) return auth
   const answer = scopeAnswer(null, ['-'], options)
   throw answerToGraphQLError(answer, graphQLErrorClass(options))

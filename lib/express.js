@@ -26,6 +26,7 @@ const {
   grantedScopes,
   scopeAnswer,
   scopeList,
+  missingAuthenticateError,
   resolveOptions,
   authenticateRequest,
 } = require('./http-answers.js')
@@ -66,11 +67,17 @@ function authenticate(options) {
 
 /**
  * Middleware answering 403 insufficient_scope unless `req.auth` grants every named scope (from the token's
- * `scope` string or `scp` claim); 401 when the request was not authenticated. Use after `authenticate`.
+ * `scope` string or `scp` claim); 401 when the request carried no token. Use after `authenticate`: on a request
+ * no `authenticate` saw it calls `next(err)` (a 500, code ERR_AUTHENTICATE_MISSING) naming the mistake.
  */
 function requireScope(...scopes) {
   const needed = scopeList(scopes)
   function jwksVerifyRequireScope(req, res, next) {
+    const setupError = missingAuthenticateError(req, req.auth, {
+      where: 'this route',
+      fix: "add app.use(authenticate(...)) or list authenticate(...) first in the route's middleware",
+    })
+    if (setupError) return next(setupError)
     const answer = scopeAnswer(req.auth, needed)
     if (answer) return send(res, answer)
     next()

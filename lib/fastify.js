@@ -14,14 +14,21 @@
 //   - `request.auth`: `{ payload, header, issuer, token }` once authenticated, else null.
 // It adds no global hook, so routes such as health checks stay open unless you protect them.
 // Options: a Verifier (`{ verifier }`) or Verifier options, plus `getToken(request)`, `credentialsRequired`
-// (default true), `realm`, `retryAfter` (seconds, default 5). A verifier the plugin made is closed with the app.
+// (default true), `realm`, `retryAfter` (seconds, default 5). A verifier the plugin made is closed with the app,
+// and logs its key-source changes through `fastify.log` unless the options name another `logger`.
 // The answers are the ones of jwks-verify/express (RFC 6750): 401 invalid_token, 400 invalid_request,
 // 401 `WWW-Authenticate: Bearer` for a missing token, 503 + Retry-After when the keys cannot be had.
 //
 // The plugin is not encapsulated (fastify-plugin semantics, without needing the fastify-plugin package): the
 // decorators are visible to the scope that registered it.
 
-const { scopeAnswer, scopeList, resolveOptions, authenticateRequest } = require('./http-answers.js')
+const {
+  scopeAnswer,
+  scopeList,
+  missingAuthenticateError,
+  resolveOptions,
+  authenticateRequest,
+} = require('./http-answers.js')
 
 /** Options Fastify itself reads from `register(plugin, options)`; not Verifier options. */
 const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
@@ -34,6 +41,9 @@ function sendAnswer(reply, answer) {
 async function jwksVerify(fastify, options) {
   const rest = {}
   for (const [key, value] of Object.entries(options || {})) if (!REGISTER_OPTIONS.includes(key)) rest[key] = value
+  // A Verifier the plugin makes logs its key-source changes through Fastify's logger.
+  const makesVerifier = options && typeof options.verify !== 'function' && rest.verifier === undefined
+  if (makesVerifier && rest.logger === undefined && fastify.log) rest.logger = fastify.log
   const settings = resolveOptions(rest, 'jwks-verify/fastify')
 
   fastify.decorateRequest('auth', null)
@@ -48,6 +58,11 @@ async function jwksVerify(fastify, options) {
   fastify.decorate('requireScope', function requireScope(...scopes) {
     const needed = scopeList(scopes)
     return async function requireScopeHook(request, reply) {
+      const setupError = missingAuthenticateError(request, request.auth, {
+        where: 'this route',
+        fix: 'use { onRequest: [fastify.authenticate, fastify.requireScope(...)] }, authenticate first',
+      })
+      if (setupError) throw setupError
       const answer = scopeAnswer(request.auth, needed, { realm: settings.realm })
       if (answer) return sendAnswer(reply, answer)
     }

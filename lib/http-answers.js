@@ -158,6 +158,23 @@ function grantedScopes(payload) {
   return granted
 }
 
+/** Requests an `authenticate` of ours has seen (so `requireScope` can tell "no token" from "no authenticate"). */
+const authenticated = new WeakSet()
+
+/**
+ * The error for a `requireScope` that runs on a request no `authenticate` saw: a setup mistake (the route lacks
+ * `authenticate`, or lists it after `requireScope`), answered as a server error rather than as the client's
+ * missing token. `null` when the request was authenticated (by us, or by anything that set `auth`).
+ */
+function missingAuthenticateError(req, auth, { where, fix }) {
+  if (auth || (req && typeof req === 'object' && authenticated.has(req))) return null
+  const err = new Error(
+    `requireScope ran on a request that no authenticate saw: ${where} has no authenticate before requireScope (${fix})`,
+  )
+  err.code = 'ERR_AUTHENTICATE_MISSING'
+  return err
+}
+
 /**
  * `null` when `auth` grants every scope in `scopes`; otherwise the answer: 401 without auth, 403
  * insufficient_scope naming the scopes needed.
@@ -205,6 +222,13 @@ function resolveOptions(options, name) {
   if (own.getToken !== undefined && typeof own.getToken !== 'function') {
     throw new TypeError(`${name}: getToken must be a function (req) => string | undefined`)
   }
+  if (own.credentialsRequired !== undefined && typeof own.credentialsRequired !== 'boolean') {
+    const got =
+      own.credentialsRequired === null
+        ? 'null'
+        : `${typeof own.credentialsRequired} ${JSON.stringify(own.credentialsRequired)}`
+    throw new TypeError(`${name}: credentialsRequired must be a boolean (true or false), got ${got}`)
+  }
   if (own.retryAfter !== undefined && !(typeof own.retryAfter === 'number' && own.retryAfter > 0)) {
     throw new TypeError(`${name}: retryAfter must be a number of seconds > 0`)
   }
@@ -247,6 +271,7 @@ function isAuthorizationPreflight(req) {
  * with errors that are not about the token or the provider.
  */
 async function authenticateRequest(req, settings) {
+  if (req && typeof req === 'object') authenticated.add(req)
   // A CORS preflight for a request that will carry an Authorization header has none itself (Fetch standard): let
   // it reach the CORS handler. Only such a preflight: an OPTIONS that merely names a method stays authenticated,
   // so `app.all` handlers never answer it unauthenticated.
@@ -287,6 +312,7 @@ module.exports = {
   grantedScopes,
   scopeAnswer,
   scopeList,
+  missingAuthenticateError,
   resolveOptions,
   authenticateRequest,
 }

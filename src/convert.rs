@@ -50,12 +50,23 @@ fn type_name(kind: ValueType) -> &'static str {
     }
 }
 
+/// The `logger` option as the glue hands it to `lib/events.js`.
+pub enum Logger<'env> {
+    /// Not given: one `console.warn` line per change.
+    Default,
+    /// `false`: no log lines.
+    Off,
+    /// An object with `warn` and `info` functions (console, pino, `fastify.log`).
+    Given(Object<'env>),
+}
+
 /// The options as the core reads them, plus what JSON cannot carry.
 pub struct JsOptions<'env> {
     pub value: Value,
     /// A binary `secret` (a Uint8Array).
     pub secret: Option<Vec<u8>>,
     pub on_event: Option<Function<'env, Unknown<'env>, ()>>,
+    pub logger: Logger<'env>,
     /// The `testClock` option's clock.
     pub clock: Option<Clock>,
 }
@@ -74,6 +85,7 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
     let obj: Object = unsafe { options.cast() }.map_err(|_| bad("an unknown value"))?;
     let mut secret = None;
     let mut on_event = None;
+    let mut logger = Logger::Default;
     let mut clock = None;
     let mut map = Map::new();
     for key in Object::keys(&obj).map_err(|_| bad("an unreadable object"))? {
@@ -94,6 +106,18 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
             );
             continue;
         }
+        if key == "logger" {
+            // `false`, or an object with warn and info functions; anything else goes on to the
+            // core, which refuses it naming the option.
+            if kind == ValueType::Boolean && !unsafe { value.cast::<bool>() }.unwrap_or(true) {
+                logger = Logger::Off;
+                continue;
+            }
+            if let Some(object) = logger_object(&value, kind) {
+                logger = Logger::Given(object);
+                continue;
+            }
+        }
         if key == "testClock" {
             clock = Some(crate::test_clock::clock_of(&value)?);
             continue;
@@ -106,8 +130,30 @@ pub fn options_to_json(options: Unknown<'_>) -> std::result::Result<JsOptions<'_
         value: Value::Object(map),
         secret,
         on_event,
+        logger,
         clock,
     })
+}
+
+/// `value` as a logger: an object (not an array) whose `warn` and `info` are functions.
+fn logger_object<'env>(value: &Unknown<'env>, kind: ValueType) -> Option<Object<'env>> {
+    if kind != ValueType::Object || value.is_array().unwrap_or(true) {
+        return None;
+    }
+    let object: Object = unsafe { value.cast() }.ok()?;
+    let is_function = |name: &str| {
+        object
+            .get_named_property::<Unknown>(name)
+            .ok()
+            .and_then(|v| v.get_type().ok())
+            == Some(ValueType::Function)
+    };
+    (is_function("warn") && is_function("info")).then_some(object)
+}
+
+/// Any plain JS value (not the Verifier options) as JSON for the core; `undefined` is null.
+pub fn plain_json(value: &Unknown<'_>, path: &str) -> std::result::Result<Value, CoreError> {
+    Ok(to_json(value, path, 0)?.unwrap_or(Value::Null))
 }
 
 fn to_json(
@@ -453,6 +499,40 @@ pub fn event_object<'env>(env: &'env Env, e: &Event) -> Result<Object<'env>> {
     Ok(obj)
 }
 
+/// The JavaScript end of a Verifier's events (`onEvent`, diagnostics_channel, the logger's
+/// state machine): a script whose value is its factory.
+const EVENTS_JS: &str = include_str!("../lib/events.js");
+
+type EventFactory<'env> = Function<
+    'env,
+    FnArgs<(
+        Either<Function<'env, Unknown<'env>, ()>, Null>,
+        Either3<Object<'env>, bool, Null>,
+    )>,
+    Function<'env, Unknown<'static>, ()>,
+>;
+
+/// A Verifier's sink: one JS function (`lib/events.js`: `onEvent` with throws swallowed,
+/// diagnostics_channel, the logger) receives every event.
+pub fn verifier_event_sink(
+    env: &Env,
+    on_event: Option<Function<'_, Unknown<'_>, ()>>,
+    logger: Logger<'_>,
+) -> Result<Arc<dyn EventSink<Event>>> {
+    let factory: EventFactory = env.run_script(EVENTS_JS)?;
+    let on_event = match on_event {
+        Some(f) => Either::A(f),
+        None => Either::B(Null),
+    };
+    let logger = match logger {
+        Logger::Default => Either3::C(Null),
+        Logger::Off => Either3::B(false),
+        Logger::Given(object) => Either3::A(object),
+    };
+    let handler = factory.call((on_event, logger).into())?;
+    threadsafe_sink(handler, event_object)
+}
+
 /// Wrap `onEvent` so a throw inside it is swallowed, and queue events to the JS thread
 /// without keeping the process alive; `build` makes the JS object of an event there.
 pub fn event_sink<E: Send + 'static>(
@@ -462,8 +542,15 @@ pub fn event_sink<E: Send + 'static>(
 ) -> Result<Arc<dyn EventSink<E>>> {
     let wrap: Function<Function<Unknown, ()>, Function<Unknown, ()>> =
         env.run_script("(f) => function onEvent(e) { try { f(e) } catch (_) {} }")?;
-    let safe = wrap.call(on_event)?;
-    let tsfn: EventTsfn<E> = safe
+    threadsafe_sink(wrap.call(on_event)?, build)
+}
+
+/// Events queued to `handler` on the JS thread, without keeping the process alive.
+fn threadsafe_sink<E: Send + 'static>(
+    handler: Function<'_, Unknown<'static>, ()>,
+    build: for<'env> fn(&'env Env, &E) -> Result<Object<'env>>,
+) -> Result<Arc<dyn EventSink<E>>> {
+    let tsfn: EventTsfn<E> = handler
         .build_threadsafe_function::<E>()
         .callee_handled::<false>()
         .weak::<true>()

@@ -42,9 +42,28 @@ pub fn core_error(env: &Env, e: &CoreError) -> Error {
     }
 }
 
+/// [`core_error`] for a verification: the refusal is also published on the
+/// `jwks-verify:verify` diagnostics channel while it has subscribers.
+pub fn verify_error(env: &Env, e: &CoreError) -> Error {
+    match error_object(env, e) {
+        Ok(obj) => {
+            crate::telemetry::publish_failure(env, &obj);
+            Error::from(obj.to_unknown())
+        }
+        Err(err) => err,
+    }
+}
+
 /// A promise already rejected with the error (no thread hop).
 pub fn reject<'env>(env: &'env Env, e: &CoreError) -> Result<Unknown<'env>> {
     let obj = error_object(env, e)?;
+    settle(env, obj.raw(), false)
+}
+
+/// [`reject`] for a verification, published like [`verify_error`].
+pub fn verify_reject<'env>(env: &'env Env, e: &CoreError) -> Result<Unknown<'env>> {
+    let obj = error_object(env, e)?;
+    crate::telemetry::publish_failure(env, &obj);
     settle(env, obj.raw(), false)
 }
 

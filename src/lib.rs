@@ -5,6 +5,7 @@
 
 mod convert;
 mod errors;
+mod telemetry;
 pub mod test_clock;
 pub mod token_source;
 pub mod tools;
@@ -16,8 +17,8 @@ use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
 
-use crate::convert::{event_sink, options_to_json, JsVerified};
-use crate::errors::{core_error, reject};
+use crate::convert::{options_to_json, verifier_event_sink, JsVerified};
+use crate::errors::{core_error, verify_error, verify_reject};
 
 /// Verifies JWTs against an identity provider's JWKS (or local keys), with a process-wide key
 /// cache that refreshes in the background, survives outages and respects rate limits.
@@ -50,7 +51,7 @@ impl Task for VerifyTask {
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        output.map(JsVerified).map_err(|e| core_error(&env, &e))
+        output.map(JsVerified).map_err(|e| verify_error(&env, &e))
     }
 }
 
@@ -64,11 +65,8 @@ fn build(env: &Env, options: Unknown<'_>) -> Result<CoreVerifier> {
     if let Some(clock) = js.clock {
         parsed.clock = clock;
     }
-    let sink = match js.on_event {
-        Some(f) => Some(event_sink(env, f, convert::event_object)?),
-        None => None,
-    };
-    CoreVerifier::new(parsed, sink).map_err(|e| core_error(env, &e))
+    let sink = verifier_event_sink(env, js.on_event, js.logger)?;
+    CoreVerifier::new(parsed, Some(sink)).map_err(|e| core_error(env, &e))
 }
 
 #[napi]
@@ -94,11 +92,11 @@ impl Verifier {
             Ok(t) => t,
             Err(e) => {
                 self.core.count_refusal(&e);
-                return reject(env, &e);
+                return verify_reject(env, &e);
             }
         };
         match self.core.begin(token) {
-            Err(e) => reject(env, &e),
+            Err(e) => verify_reject(env, &e),
             Ok(Step::Done(v)) => convert::resolved(env, JsVerified(v)),
             Ok(Step::Compute(job)) => {
                 let work = env.spawn(VerifyTask { job: Some(job) })?;
@@ -108,7 +106,7 @@ impl Verifier {
                 let core = self.core.clone();
                 let promise = env.spawn_future_with_callback(
                     async move { Ok(core.verify(token).await) },
-                    |env, r| r.map(JsVerified).map_err(|e| core_error(env, &e)),
+                    |env, r| r.map(JsVerified).map_err(|e| verify_error(env, &e)),
                 )?;
                 Ok(promise.to_unknown())
             }
@@ -126,12 +124,12 @@ impl Verifier {
     pub fn verify_sync(&self, env: Env, token: Unknown<'_>) -> Result<JsVerified> {
         let token = convert::token_string(&token).map_err(|e| {
             self.core.count_refusal(&e);
-            core_error(&env, &e)
+            verify_error(&env, &e)
         })?;
         self.core
             .verify_sync(token)
             .map(JsVerified)
-            .map_err(|e| core_error(&env, &e))
+            .map_err(|e| verify_error(&env, &e))
     }
 
     /// Fetch every issuer's keys now. Resolves at once for local keys; with several issuers,
@@ -162,6 +160,22 @@ impl Verifier {
     #[napi(catch_unwind, ts_return_type = "VerifierStats")]
     pub fn stats(&self) -> convert::StatsJs {
         convert::StatsJs::from(self.core.stats())
+    }
+
+    /// `stats()` and `health()` in the Prometheus text exposition format, for a `/metrics` route
+    /// (or an OpenTelemetry Collector's prometheus receiver): counters `jwks_verify_*_total`,
+    /// failures by `code`, and per issuer the keys, their state, fetch and expiry times.
+    /// `labels` are added to every sample (e.g. `{ service: 'orders-api' }`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "options?: { labels?: Record<string, string> }"
+    )]
+    pub fn metrics(&self, env: Env, options: Option<Unknown<'_>>) -> Result<String> {
+        let value = match options {
+            Some(v) => convert::plain_json(&v, "metrics").map_err(|e| core_error(&env, &e))?,
+            None => serde_json::Value::Null,
+        };
+        self.core.metrics(&value).map_err(|e| core_error(&env, &e))
     }
 
     /// Stop this verifier's background work. Idempotent; later calls reject with

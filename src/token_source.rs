@@ -7,7 +7,7 @@ use napi::bindgen_prelude::*;
 use napi::Env;
 use napi_derive::napi;
 
-use crate::convert::{event_sink, options_to_json, ErrorInfo};
+use crate::convert::{event_sink, options_to_json, ErrorInfo, Logger};
 use crate::errors::{core_error, reject, settle};
 
 /// A token from the token endpoint, as `getToken()` resolves it.
@@ -75,6 +75,13 @@ fn build(env: &Env, options: Unknown<'_>) -> Result<CoreTokenSource> {
     let js = options_to_json(options).map_err(|e| core_error(env, &e))?;
     if js.secret.is_some() {
         let e = CoreError::new(ErrorCode::InvalidOptions, "unknown option \"secret\"");
+        return Err(core_error(env, &e));
+    }
+    if !matches!(js.logger, Logger::Default) {
+        let e = CoreError::new(
+            ErrorCode::InvalidOptions,
+            "unknown option \"logger\" (a TokenSource reports through onEvent)",
+        );
         return Err(core_error(env, &e));
     }
     let mut parsed = credentials::parse(&js.value).map_err(|e| core_error(env, &e))?;

@@ -12,7 +12,9 @@ const ALGS = {
   PS512: { kind: 'rsa', hash: 'sha512', pss: true },
   ES256: { kind: 'ec', hash: 'sha256', curve: 'P-256' },
   ES384: { kind: 'ec', hash: 'sha384', curve: 'P-384' },
+  ES512: { kind: 'ec', hash: 'sha512', curve: 'P-521' },
   EdDSA: { kind: 'ed25519' },
+  Ed25519: { kind: 'ed25519' }, // RFC 9864's fully-specified name for EdDSA over Ed25519
   HS256: { kind: 'oct', hash: 'sha256', bytes: 32 },
   HS384: { kind: 'oct', hash: 'sha384', bytes: 48 },
   HS512: { kind: 'oct', hash: 'sha512', bytes: 64 },
@@ -170,7 +172,7 @@ function certSignature(key) {
     return { algId: seq(oid(o), NULL), sign: (tbs) => crypto.sign(spec.hash, tbs, key.privateKey) };
   }
   if (spec.kind === 'ec') {
-    const o = { sha256: '1.2.840.10045.4.3.2', sha384: '1.2.840.10045.4.3.3' }[spec.hash];
+    const o = { sha256: '1.2.840.10045.4.3.2', sha384: '1.2.840.10045.4.3.3', sha512: '1.2.840.10045.4.3.4' }[spec.hash];
     return { algId: seq(oid(o)), sign: (tbs) => crypto.sign(spec.hash, tbs, { key: key.privateKey, dsaEncoding: 'der' }) };
   }
   return { algId: seq(oid('1.3.101.112')), sign: (tbs) => crypto.sign(null, tbs, key.privateKey) };

@@ -5,7 +5,8 @@ import jwksVerify from 'jwks-verify/fastify';
 
 export async function createTypedApp(issuer: string): Promise<FastifyInstance> {
   const app = Fastify();
-  await app.register(jwksVerify, { verifier: createVerifier({ issuer, audience: 'demo-api' }), realm: 'demo-api' });
+  // A Verifier made here logs key-source changes through app.log (the plugin does that for one it makes).
+  await app.register(jwksVerify, { verifier: createVerifier({ issuer, audience: 'demo-api', logger: app.log }), realm: 'demo-api' });
   app.get('/me', { onRequest: app.authenticate }, async (request) => {
     const sub: unknown = request.auth?.payload.sub;
     return { sub, kid: request.auth?.header?.kid ?? null };

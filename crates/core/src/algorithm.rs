@@ -13,7 +13,11 @@ pub enum Algorithm {
     PS512,
     ES256,
     ES384,
+    ES512,
+    /// EdDSA over Ed25519 (the only EdDSA curve accepted).
     EdDSA,
+    /// Ed25519 by its fully-specified name (RFC 9864): the same verification as `EdDSA`.
+    Ed25519,
     HS256,
     HS384,
     HS512,
@@ -25,13 +29,14 @@ pub enum Family {
     Rsa,
     EcP256,
     EcP384,
+    EcP521,
     Ed25519,
     Hmac,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order of the docs.
-    pub const ALL: [Algorithm; 12] = [
+    pub const ALL: [Algorithm; 14] = [
         Algorithm::RS256,
         Algorithm::RS384,
         Algorithm::RS512,
@@ -40,14 +45,16 @@ impl Algorithm {
         Algorithm::PS512,
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
+        Algorithm::Ed25519,
         Algorithm::HS256,
         Algorithm::HS384,
         Algorithm::HS512,
     ];
 
     /// The default list: every asymmetric algorithm.
-    pub const ASYMMETRIC: [Algorithm; 9] = [
+    pub const ASYMMETRIC: [Algorithm; 11] = [
         Algorithm::RS256,
         Algorithm::RS384,
         Algorithm::RS512,
@@ -56,7 +63,9 @@ impl Algorithm {
         Algorithm::PS512,
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
+        Algorithm::Ed25519,
     ];
 
     /// Parse the `alg` name exactly as JOSE spells it.
@@ -75,7 +84,9 @@ impl Algorithm {
             Algorithm::PS512 => "PS512",
             Algorithm::ES256 => "ES256",
             Algorithm::ES384 => "ES384",
+            Algorithm::ES512 => "ES512",
             Algorithm::EdDSA => "EdDSA",
+            Algorithm::Ed25519 => "Ed25519",
             Algorithm::HS256 => "HS256",
             Algorithm::HS384 => "HS384",
             Algorithm::HS512 => "HS512",
@@ -93,8 +104,30 @@ impl Algorithm {
             | Algorithm::PS512 => Family::Rsa,
             Algorithm::ES256 => Family::EcP256,
             Algorithm::ES384 => Family::EcP384,
-            Algorithm::EdDSA => Family::Ed25519,
+            Algorithm::ES512 => Family::EcP521,
+            Algorithm::EdDSA | Algorithm::Ed25519 => Family::Ed25519,
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Family::Hmac,
+        }
+    }
+
+    /// The names this algorithm goes by: `EdDSA` and `Ed25519` are one verification (we
+    /// accept EdDSA over Ed25519 only), so a JWK whose `alg` is either verifies tokens of
+    /// either. Every other algorithm is only itself.
+    pub fn equivalents(self) -> &'static [Algorithm] {
+        match self {
+            Algorithm::EdDSA | Algorithm::Ed25519 => &[Algorithm::EdDSA, Algorithm::Ed25519],
+            Algorithm::RS256 => &[Algorithm::RS256],
+            Algorithm::RS384 => &[Algorithm::RS384],
+            Algorithm::RS512 => &[Algorithm::RS512],
+            Algorithm::PS256 => &[Algorithm::PS256],
+            Algorithm::PS384 => &[Algorithm::PS384],
+            Algorithm::PS512 => &[Algorithm::PS512],
+            Algorithm::ES256 => &[Algorithm::ES256],
+            Algorithm::ES384 => &[Algorithm::ES384],
+            Algorithm::ES512 => &[Algorithm::ES512],
+            Algorithm::HS256 => &[Algorithm::HS256],
+            Algorithm::HS384 => &[Algorithm::HS384],
+            Algorithm::HS512 => &[Algorithm::HS512],
         }
     }
 
@@ -140,6 +173,9 @@ mod tests {
             assert_eq!(Algorithm::from_name(alg.name()), Some(alg), "{alg:?}");
         }
         assert_eq!(Algorithm::from_name("none"), None);
+        assert_eq!(Algorithm::from_name("ES512"), Some(Algorithm::ES512));
+        assert_eq!(Algorithm::from_name("Ed25519"), Some(Algorithm::Ed25519));
+        assert_eq!(Algorithm::from_name("Ed448"), None, "not supported");
         assert_eq!(
             Algorithm::from_name("rs256"),
             None,
@@ -183,7 +219,20 @@ mod tests {
         );
         assert_eq!(Algorithm::ES256.family(), Family::EcP256);
         assert_eq!(Algorithm::ES384.family(), Family::EcP384);
+        assert_eq!(Algorithm::ES512.family(), Family::EcP521);
         assert_eq!(Algorithm::EdDSA.family(), Family::Ed25519);
+        assert_eq!(Algorithm::Ed25519.family(), Family::Ed25519);
+        for alg in Algorithm::ALL {
+            assert!(alg.equivalents().contains(&alg), "{alg:?}");
+            assert!(
+                alg.equivalents().iter().all(|a| a.family() == alg.family()),
+                "{alg:?}"
+            );
+        }
+        assert_eq!(
+            Algorithm::Ed25519.equivalents(),
+            [Algorithm::EdDSA, Algorithm::Ed25519]
+        );
         assert_eq!(Algorithm::PS512.family(), Family::Rsa);
     }
 

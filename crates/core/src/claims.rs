@@ -104,7 +104,12 @@ pub fn check(typ: &Text, claims: &Claims, rules: &ClaimRules, now: f64) -> Resul
             return Err(claim_failed(
                 "aud",
                 "check_failed",
-                "unexpected \"aud\" claim value",
+                format!(
+                    "unexpected \"aud\" claim value [{}] (expected {}{})",
+                    quoted_list(got),
+                    if want.len() == 1 { "" } else { "one of " },
+                    quoted_list(want)
+                ),
             ))
         }
         _ => {}
@@ -196,6 +201,31 @@ fn wrong_type(claim: &str, what: &str) -> Error {
         "invalid",
         format!("\"{claim}\" claim must be {what}"),
     )
+}
+
+/// At most this many values, each cut to this many characters, in an `aud` message: the token's
+/// values come from a signed token, but a message stays short.
+const LISTED_VALUES: usize = 5;
+const LISTED_CHARS: usize = 64;
+
+/// `"api", "admin"`: JSON-quoted values for a message, bounded in count and length.
+fn quoted_list(values: &[String]) -> String {
+    let mut parts: Vec<String> = values
+        .iter()
+        .take(LISTED_VALUES)
+        .map(|v| {
+            let cut: String = v.chars().take(LISTED_CHARS).collect();
+            let mut quoted = serde_json::to_string(&cut).unwrap_or_else(|_| "\"?\"".to_owned());
+            if cut.len() < v.len() {
+                quoted.insert(quoted.len() - 1, '…');
+            }
+            quoted
+        })
+        .collect();
+    if values.len() > LISTED_VALUES {
+        parts.push(format!("… {} more", values.len() - LISTED_VALUES));
+    }
+    parts.join(", ")
 }
 
 /// A human duration: `42 s`, `3 min 20 s`, `2 h 5 min`.
@@ -673,6 +703,34 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn aud_message_names_the_expected_values() {
+        let run = |got: Vec<String>, want: Vec<String>| {
+            let mut c = claims(&[]);
+            c.aud = Audience::Values(got);
+            let r = ClaimRules {
+                audience: Some(want),
+                ..ClaimRules::default()
+            };
+            check(&Text::Absent, &c, &r, 0.0).unwrap_err().message
+        };
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            run(s(&["x"]), s(&["api", "admin"])),
+            "unexpected \"aud\" claim value [\"x\"] (expected one of \"api\", \"admin\")"
+        );
+        assert_eq!(
+            run(s(&["x", "y\"z"]), s(&["api"])),
+            "unexpected \"aud\" claim value [\"x\", \"y\\\"z\"] (expected \"api\")"
+        );
+        let long = "a".repeat(200);
+        let many: Vec<String> = (0..8).map(|i| format!("v{i}")).collect();
+        let msg = run([vec![long], many].concat(), s(&["api"]));
+        assert!(msg.len() < 200, "bounded: {msg}");
+        assert!(msg.contains("…\", \"v0\""), "long value cut: {msg}");
+        assert!(msg.contains("… 4 more]"), "count bounded: {msg}");
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub struct HttpOptions {
 impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
-            timeout: Duration::from_secs(5),
+            timeout: Duration::from_millis(
+                crate::options::durations::HTTP_TIMEOUT.default_or_zero_ms(),
+            ),
             headers: Vec::new(),
             max_bytes: 1 << 20,
             allow_http: false,
@@ -387,22 +389,166 @@ fn transport_error(url: &str, what: &str, e: &reqwest::Error, limit: Duration) -
     if e.is_timeout() {
         return timeout_error(url, what, limit);
     }
-    let mut detail = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
-    let kind = if e.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
+    // The URL of the failing request (a redirect target, perhaps), else the one asked for.
+    let target = e
+        .url()
+        .cloned()
+        .or_else(|| Url::parse(url).ok())
+        .map(|u| Target::of(&u))
+        .unwrap_or_default();
     Error::new(
         ErrorCode::FetchFailed,
-        format!("{what} request to {url}: {kind} ({detail})"),
+        format!(
+            "{what} request to {url}: {}",
+            plain_cause(e, &target, e.is_connect())
+        ),
     )
+}
+
+/// Where a request went, for messages: the host alone, and `host:port`.
+#[derive(Debug, Default)]
+struct Target {
+    host: String,
+    address: String,
+}
+
+impl Target {
+    fn of(url: &Url) -> Target {
+        let host = url.host_str().unwrap_or("?").to_owned();
+        let address = match url.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.clone(),
+        };
+        Target { host, address }
+    }
+}
+
+/// What went wrong with a request, in plain words: the OS's and TLS library's reasons where
+/// they help the user fix it, never the HTTP stack's type names (`client error (Connect)`).
+fn plain_cause(e: &(dyn std::error::Error + 'static), target: &Target, connect: bool) -> String {
+    let mut chain: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
+    let mut current = Some(e);
+    while let Some(err) = current {
+        chain.push(err);
+        current = err.source();
+    }
+    let texts: Vec<String> = chain.iter().map(|err| err.to_string()).collect();
+    let address = &target.address;
+    if let Some(tls) = chain.iter().find_map(|err| tls_error(*err)) {
+        return format!(
+            "TLS handshake with {address} failed: {}",
+            tls_words(tls, &target.host)
+        );
+    }
+    if texts
+        .iter()
+        .any(|t| t.starts_with("dns error") || t.contains("error resolving DNS"))
+    {
+        let why = texts.last().map_or("", |t| {
+            t.strip_prefix("failed to lookup address information: ")
+                .unwrap_or(t)
+        });
+        return format!("DNS lookup failed for {} ({})", target.host, os_words(why));
+    }
+    let io = chain
+        .iter()
+        .find_map(|err| err.downcast_ref::<std::io::Error>());
+    let closed_early = format!("{address} closed the connection before the response was complete");
+    if io.is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof) && !connect {
+        return closed_early;
+    }
+    if let Some(words) = io.and_then(io_words) {
+        return if connect {
+            format!("could not connect to {address} ({words})")
+        } else {
+            format!("the connection to {address} failed ({words})")
+        };
+    }
+    if texts.iter().any(|t| {
+        t.contains("before message completed") || t.contains("end of file before message length")
+    }) {
+        return closed_early;
+    }
+    let innermost = os_words(texts.last().map_or("", String::as_str));
+    if connect {
+        format!("could not connect to {address} ({innermost})")
+    } else {
+        format!("the request to {address} failed ({innermost})")
+    }
+}
+
+/// A TLS error, held directly or inside (nested) `io::Error`s, as the TLS stream reports it.
+fn tls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = err;
+    loop {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+        current = inner;
+    }
+}
+
+/// A TLS failure in words, with the fix where there is an obvious one.
+fn tls_words(e: &rustls::Error, host: &str) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::UnknownIssuer => "the server's certificate is not signed by a trusted CA (for a private CA, pass its certificate as http.ca)".to_owned(),
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                format!("the server's certificate is not valid for {host}")
+            }
+            C::Expired | C::ExpiredContext { .. } => {
+                "the server's certificate has expired".to_owned()
+            }
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "the server's certificate is not valid yet (is this machine's clock right?)"
+                    .to_owned()
+            }
+            C::Revoked => "the server's certificate is revoked".to_owned(),
+            C::Other(other) => format!("the server's certificate was refused ({other})"),
+            other => format!("the server's certificate was refused ({other})"),
+        },
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            "the server did not answer in TLS (is it a plain http:// endpoint?)".to_owned()
+        }
+        rustls::Error::AlertReceived(alert) => {
+            format!("the server refused the handshake (TLS alert {alert:?})")
+        }
+        rustls::Error::PeerIncompatible(_) => {
+            "the server offers no TLS version or cipher suite we accept (TLS 1.2 or 1.3)".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// An OS-level failure in words, `None` for an error without a useful kind.
+fn io_words(e: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind as K;
+    Some(
+        match e.kind() {
+            K::ConnectionRefused => "connection refused",
+            K::ConnectionReset => "connection reset by the server",
+            K::ConnectionAborted => "connection aborted",
+            K::NotConnected | K::BrokenPipe => "the connection was closed",
+            K::AddrNotAvailable => "address not available",
+            K::HostUnreachable => "host unreachable",
+            K::NetworkUnreachable => "network unreachable",
+            K::NetworkDown => "network down",
+            K::PermissionDenied => "permission denied",
+            K::UnexpectedEof => "the connection closed early",
+            _ => return e.raw_os_error().map(|_| os_words(&e.to_string())),
+        }
+        .to_owned(),
+    )
+}
+
+/// An OS message without its `(os error 111)` suffix.
+fn os_words(text: &str) -> String {
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text.to_owned(),
+    }
 }
 
 /// Milliseconds elapsed since `start`, for events.
@@ -413,6 +559,142 @@ pub fn elapsed_ms(start: Instant) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error with a message and a source, like the layers of the HTTP stack.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<dyn std::error::Error + 'static>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref()
+        }
+    }
+
+    fn stack(innermost: Box<dyn std::error::Error + 'static>, layers: &[&'static str]) -> Layer {
+        let mut err = innermost;
+        for text in layers.iter().rev().skip(1) {
+            err = Box::new(Layer(text, Some(err)));
+        }
+        Layer(layers[0], Some(err))
+    }
+
+    fn cause(err: &Layer, connect: bool) -> String {
+        let target = Target::of(&Url::parse("https://keys.example.com/jwks").unwrap());
+        plain_cause(err, &target, connect)
+    }
+
+    const REQUEST: [&str; 3] = [
+        "error sending request for url (https://keys.example.com/jwks)",
+        "client error (Connect)",
+        "tcp connect error",
+    ];
+
+    #[test]
+    fn transport_failures_in_plain_words() {
+        let io = |kind, text: &str| -> Box<dyn std::error::Error> {
+            Box::new(std::io::Error::new(kind, text.to_owned()))
+        };
+        // As the TLS stream reports it: an io::Error around an io::Error around the TLS error.
+        let tls = |e: rustls::Error| -> Box<dyn std::error::Error> {
+            let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+            Box::new(std::io::Error::other(inner))
+        };
+        let cases: Vec<(Layer, bool, &str)> = vec![
+            (
+                stack(
+                    Box::new(std::io::Error::from_raw_os_error(111)),
+                    &REQUEST,
+                ),
+                true,
+                "could not connect to keys.example.com:443 (connection refused)",
+            ),
+            (
+                stack(
+                    io(std::io::ErrorKind::Other, "failed to lookup address information: Name or service not known"),
+                    &[REQUEST[0], REQUEST[1], "dns error", "error resolving DNS"],
+                ),
+                true,
+                "DNS lookup failed for keys.example.com (Name or service not known)",
+            ),
+            (
+                stack(
+                    tls(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)),
+                    &REQUEST[..2],
+                ),
+                true,
+                "TLS handshake with keys.example.com:443 failed: the server's certificate is not signed by a trusted CA (for a private CA, pass its certificate as http.ca)",
+            ),
+            (
+                stack(
+                    tls(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)),
+                    &REQUEST[..2],
+                ),
+                true,
+                "TLS handshake with keys.example.com:443 failed: the server's certificate is not valid for keys.example.com",
+            ),
+            (
+                stack(
+                    tls(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired)),
+                    &REQUEST[..2],
+                ),
+                true,
+                "TLS handshake with keys.example.com:443 failed: the server's certificate has expired",
+            ),
+            (
+                stack(
+                    tls(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)),
+                    &REQUEST[..2],
+                ),
+                true,
+                "TLS handshake with keys.example.com:443 failed: the server did not answer in TLS (is it a plain http:// endpoint?)",
+            ),
+            (
+                stack(
+                    Box::new(Layer("connection closed before message completed", None)),
+                    &[REQUEST[0], "client error (SendRequest)"],
+                ),
+                false,
+                "keys.example.com:443 closed the connection before the response was complete",
+            ),
+            (
+                stack(
+                    Box::new(std::io::Error::from_raw_os_error(104)),
+                    &["error decoding response body", "request or response body error"],
+                ),
+                false,
+                "the connection to keys.example.com:443 failed (connection reset by the server)",
+            ),
+            (
+                stack(Box::new(Layer("something new", None)), &REQUEST),
+                true,
+                "could not connect to keys.example.com:443 (something new)",
+            ),
+        ];
+        for (err, connect, want) in cases {
+            let got = cause(&err, connect);
+            assert_eq!(got, want);
+            for internal in [
+                "client error",
+                "tcp connect",
+                "os error",
+                "Connect)",
+                "error sending",
+            ] {
+                assert!(!got.contains(internal), "{got}");
+            }
+        }
+        assert_eq!(
+            os_words("Connection refused (os error 111)"),
+            "Connection refused"
+        );
+        assert_eq!(os_words("no suffix"), "no suffix");
+    }
 
     #[test]
     fn url_policy() {

@@ -1,11 +1,17 @@
 //! JWK and SPKI import: a JWK (RSA `n`/`e`, EC `x`/`y`, OKP Ed25519 `x`, `oct`, or only an
 //! `x5c` chain) becomes a [`Key`], or a reason why it is not usable.
+//!
+//! Key members (`n`, `e`, `x`, `y`, `k`) are read leniently: base64url or standard base64,
+//! padding optional (Battle.net publishes `n` as standard base64 with `=`). Tokens stay strict
+//! base64url (`token`).
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde_json::{Map, Value};
 use x509_parser::oid_registry::{
-    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_SIG_ED25519,
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521, OID_SIG_ED25519,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
@@ -87,7 +93,10 @@ pub fn import(jwk: &Value, origin: Origin) -> Result<Key, String> {
                 "OKP" => cert.family() == Family::Ed25519,
                 _ => match ec_curve(jwk)? {
                     Some((family, _, _)) => cert.family() == family,
-                    None => matches!(cert.family(), Family::EcP256 | Family::EcP384),
+                    None => matches!(
+                        cert.family(),
+                        Family::EcP256 | Family::EcP384 | Family::EcP521
+                    ),
                 },
             };
             if !fits_kty {
@@ -131,6 +140,8 @@ fn material_from_parsed_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Material
             Family::EcP256
         } else if curve == OID_NIST_EC_P384 {
             Family::EcP384
+        } else if curve == OID_NIST_EC_P521 {
+            Family::EcP521
         } else {
             return Err(format!("unsupported EC curve {curve}"));
         };
@@ -163,13 +174,21 @@ fn material_from_x5c(chain: &Value) -> Result<Material, String> {
     material_from_parsed_spki(cert.public_key())
 }
 
+/// Padding optional, unused trailing bits must be zero.
+const LENIENT: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const URL_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+
+/// A key member: base64url (RFC 7517) or standard base64, padded or not; one alphabet per value.
 pub(crate) fn b64_member(jwk: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, String> {
     match jwk.get(name) {
         None => Ok(None),
-        Some(Value::String(s)) => URL_SAFE_NO_PAD
+        Some(Value::String(s)) => URL_LENIENT
             .decode(s)
+            .or_else(|_| STANDARD_LENIENT.decode(s))
             .map(Some)
-            .map_err(|_| format!("\"{name}\" is not base64url")),
+            .map_err(|_| format!("\"{name}\" is not base64url (nor standard base64)")),
         Some(_) => Err(format!("\"{name}\" is not a string")),
     }
 }
@@ -195,6 +214,7 @@ fn ec_curve(jwk: &Map<String, Value>) -> Result<Option<Curve>, String> {
         Some(Value::String(crv)) => match crv.as_str() {
             "P-256" => Ok(Some((Family::EcP256, 32, "P-256"))),
             "P-384" => Ok(Some((Family::EcP384, 48, "P-384"))),
+            "P-521" => Ok(Some((Family::EcP521, 66, "P-521"))),
             other => Err(format!("unsupported EC curve {other:?}")),
         },
         Some(_) => Err("\"crv\" is not a string".to_owned()),
@@ -220,15 +240,15 @@ fn ec_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
     }
 }
 
+/// An OKP key's own `x`; `None` when it has neither `crv` nor `x` (a certificate-only key,
+/// read from `x5c` like RSA and EC ones).
 fn okp_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
-    match jwk.get("crv").and_then(Value::as_str) {
-        Some("Ed25519") => {}
-        other => {
-            return Err(format!(
-                "unsupported OKP curve {:?}",
-                other.unwrap_or("(none)")
-            ))
-        }
+    match jwk.get("crv") {
+        Some(Value::String(crv)) if crv == "Ed25519" => {}
+        Some(Value::String(crv)) => return Err(format!("unsupported OKP curve {crv:?}")),
+        Some(_) => return Err("\"crv\" is not a string".to_owned()),
+        None if jwk.contains_key("x") => return Err("OKP key without \"crv\"".to_owned()),
+        None => return Ok(None),
     }
     Ok(b64_member(jwk, "x")?.map(|x| Material::Ed25519 { x }))
 }
@@ -236,6 +256,7 @@ fn okp_material(jwk: &Map<String, Value>) -> Result<Option<Material>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
     const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
@@ -276,7 +297,14 @@ mod tests {
                 json!({"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI"}),
                 "remote",
             ),
-            (json!({"kty":"EC","crv":"P-521","x":"AA","y":"AA"}), "curve"),
+            (
+                json!({"kty":"EC","crv":"P-521","x":"AA","y":"AA"}),
+                "66 bytes",
+            ),
+            (
+                json!({"kty":"EC","crv":"secp256k1","x":"AA","y":"AA"}),
+                "curve",
+            ),
             (
                 json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"}),
                 "32 bytes",
@@ -306,6 +334,114 @@ mod tests {
     const EC384_CERT: &str = include_str!("../tests/fixtures/ec-p384.cert.b64");
     const RSA_CERT: &str = include_str!("../tests/fixtures/rsa2048.cert.b64");
     const ED_CERT_X: &str = "g59Xp4oyzp13K7aB7C34TU9_ncyIUlqojeUtWWxCy1Y";
+    /// A self-signed P-521 certificate.
+    const EC521_CERT: &str = include_str!("../tests/fixtures/ec-p521.cert.b64");
+
+    #[test]
+    fn okp_certificate_only_keys_fall_back_to_x5c() {
+        // Like RSA and EC: no `crv`, no `x`, only the certificate.
+        let key = import(&json!({"kty":"OKP","x5c":[ED_CERT]}), Origin::Remote).unwrap();
+        assert!(key.fits(Algorithm::EdDSA) && key.fits(Algorithm::Ed25519));
+        assert_eq!(
+            key.material,
+            Material::Ed25519 {
+                x: URL_SAFE_NO_PAD.decode(ED_CERT_X).unwrap()
+            }
+        );
+        let err = import(&json!({"kty":"OKP","x5c":[EC_CERT]}), Origin::Remote).unwrap_err();
+        assert!(err.contains("does not hold a OKP key"), "{err}");
+        let err = import(&json!({"kty":"OKP"}), Origin::Remote).unwrap_err();
+        assert!(err.contains("neither"), "{err}");
+    }
+
+    #[test]
+    fn key_members_may_be_standard_base64_with_padding() {
+        // Battle.net's RSA `n` is standard base64 with `=` padding; `e` here too.
+        let Material::Rsa { n, .. } = material_from_x5c(&json!([RSA_CERT])).unwrap() else {
+            panic!("an RSA certificate")
+        };
+        let standard = STANDARD.encode(&n);
+        assert!(
+            standard.ends_with("==") && standard.contains(['+', '/']),
+            "{standard}"
+        );
+        let key = import(
+            &json!({"kty":"RSA","n":standard,"e":"AAEAAQ==","x5c":[RSA_CERT]}),
+            Origin::Remote,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(key.fits(Algorithm::RS256));
+        assert_eq!(
+            key.material,
+            Material::Rsa {
+                n: n.clone(),
+                e: vec![1, 0, 1]
+            }
+        );
+        // The same key, base64url with and without padding: one key, one fingerprint.
+        for url in [
+            URL_SAFE_NO_PAD.encode(&n),
+            format!("{}==", URL_SAFE_NO_PAD.encode(&n)),
+        ] {
+            let same = import(&json!({"kty":"RSA","n":url,"e":"AQAB"}), Origin::Remote).unwrap();
+            assert_eq!(same.fingerprint, key.fingerprint);
+        }
+        // One alphabet per value; a value that is neither is refused with its name.
+        let mixed = standard.replacen('+', "-", 1).replacen('/', "_", 1);
+        let err = import(&json!({"kty":"RSA","n":mixed,"e":"AQAB"}), Origin::Remote).unwrap_err();
+        assert!(err.contains("\"n\" is not base64url"), "{err}");
+        let err = import(&json!({"kty":"RSA","n":"AQ=B","e":"AQAB"}), Origin::Remote).unwrap_err();
+        assert!(err.contains("\"n\" is not base64url"), "{err}");
+    }
+
+    #[test]
+    fn p521_keys_verify_es512() {
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P521_SHA512_FIXED_SIGNING};
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P521_SHA512_FIXED_SIGNING, &rng).unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P521_SHA512_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let point = pair.public_key().as_ref();
+        assert_eq!(point.len(), 133);
+        let jwk = json!({
+            "kty": "EC", "crv": "P-521",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..67]),
+            "y": URL_SAFE_NO_PAD.encode(&point[67..]),
+        });
+        let key = import(&jwk, Origin::Remote).unwrap();
+        assert_eq!(key.material.describe(), "EC P-521");
+        let fits: Vec<Algorithm> = Algorithm::ALL
+            .into_iter()
+            .filter(|a| key.fits(*a))
+            .collect();
+        assert_eq!(fits, [Algorithm::ES512]);
+        let sig = pair.sign(&rng, b"h.p").unwrap();
+        assert_eq!(sig.as_ref().len(), 132, "P-521 signatures are 2 x 66 bytes");
+        assert!(key.verify(Algorithm::ES512, b"h.p", sig.as_ref()));
+        assert!(!key.verify(Algorithm::ES512, b"h.q", sig.as_ref()));
+        assert!(!key.verify(Algorithm::ES384, b"h.p", sig.as_ref()));
+        let mut pinned = jwk.clone();
+        pinned["alg"] = json!("ES384");
+        assert!(import(&pinned, Origin::Remote)
+            .unwrap_err()
+            .contains("does not fit"));
+    }
+
+    #[test]
+    fn eddsa_and_ed25519_are_one_algorithm_for_a_pinned_key() {
+        for alg in ["EdDSA", "Ed25519"] {
+            let key = import(
+                &json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"alg":alg}),
+                Origin::Remote,
+            )
+            .unwrap();
+            assert!(
+                key.fits(Algorithm::EdDSA) && key.fits(Algorithm::Ed25519),
+                "{alg}"
+            );
+        }
+    }
 
     #[test]
     fn kty_must_match_the_x5c_certificate() {
@@ -346,6 +482,14 @@ mod tests {
                 json!({"kty":"OKP","crv":"Ed25519","x5c":[RSA_CERT]}),
                 "does not hold a OKP key",
             ),
+            (
+                json!({"kty":"EC","crv":"P-256","x5c":[EC521_CERT]}),
+                "does not hold a EC key on P-256",
+            ),
+            (
+                json!({"kty":"EC","crv":"P-521","x5c":[EC384_CERT]}),
+                "does not hold a EC key on P-521",
+            ),
             (json!({"kty":"EC","x5c":[]}), "non-empty array"),
             (json!({"kty":"EC","x5c":[5]}), "non-empty array"),
             (json!({"kty":"EC","x5c":"abc"}), "non-empty array"),
@@ -361,6 +505,11 @@ mod tests {
                 Algorithm::ES384,
             ),
             (json!({"kty":"EC","x5c":[EC_CERT]}), Algorithm::ES256),
+            (json!({"kty":"EC","x5c":[EC521_CERT]}), Algorithm::ES512),
+            (
+                json!({"kty":"EC","crv":"P-521","x5c":[EC521_CERT]}),
+                Algorithm::ES512,
+            ),
             (
                 json!({"kty":"EC","crv":"P-256","x5c":[EC_CERT]}),
                 Algorithm::ES256,
@@ -394,7 +543,11 @@ mod tests {
             ),
             (json!({"kty":"EC","x5c":[EC_CERT]}), vec![ES256]),
             (json!({"kty":"EC","x5c":[EC384_CERT]}), vec![ES384]),
-            (json!({"kty":"OKP","crv":"Ed25519","x":ED_X}), vec![EdDSA]),
+            (json!({"kty":"EC","x5c":[EC521_CERT]}), vec![ES512]),
+            (
+                json!({"kty":"OKP","crv":"Ed25519","x":ED_X}),
+                vec![EdDSA, Ed25519],
+            ),
         ] {
             let key = import(&jwk, Origin::Remote).unwrap();
             let fits: Vec<Algorithm> = Algorithm::ALL
@@ -480,12 +633,17 @@ mod tests {
                 "key_ops",
             ),
             (json!({"kty":"OKP","crv":"Ed25519","x":ED_X,"use":5}), "use"),
-            (json!({"kty":"OKP","x":ED_X}), "(none)"),
+            (json!({"kty":"OKP","x":ED_X}), "without \"crv\""),
+            (
+                json!({"kty":"OKP","crv":1,"x":ED_X}),
+                "\"crv\" is not a string",
+            ),
             (
                 json!({"kty":"OKP","crv":"Ed25519","x":5}),
                 "\"x\" is not a string",
             ),
-            (json!({"kty":"OKP","crv":"Ed25519","x":"a+b/"}), "base64url"),
+            (json!({"kty":"OKP","crv":"Ed25519","x":"a+b_"}), "base64url"),
+            (json!({"kty":"OKP","crv":"Ed25519","x":"a+b/"}), "32 bytes"),
             (json!({"crv":"Ed25519","x":ED_X}), "kty"),
             (json!({"kty":5}), "kty"),
             (

@@ -41,6 +41,10 @@ impl Material {
                 family: Family::EcP384,
                 ..
             } => "EC P-384".to_owned(),
+            Material::Ec {
+                family: Family::EcP521,
+                ..
+            } => "EC P-521".to_owned(),
             Material::Ec { .. } => "EC P-256".to_owned(),
             Material::Ed25519 { .. } => "OKP Ed25519".to_owned(),
             Material::Secret { k } => format!("oct {} bits", k.len() * 8),
@@ -110,7 +114,8 @@ impl Key {
             }
         }
         let algs: Vec<Algorithm> = match (alg, &material) {
-            (Some(alg), _) => vec![alg],
+            // `EdDSA` and `Ed25519` name one verification: a key pinned to either serves both.
+            (Some(alg), _) => alg.equivalents().to_vec(),
             // An HMAC secret serves the hashes it is long enough for: 48 bytes, HS256 and HS384.
             (None, Material::Secret { k }) => {
                 let algs: Vec<Algorithm> = Algorithm::ALL
@@ -188,6 +193,7 @@ fn prepare(alg: Algorithm, material: &Material) -> Result<Prepared, String> {
             let params: &'static signature::EcdsaVerificationAlgorithm = match alg {
                 Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
                 Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+                Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
                 _ => return Err(format!("{} is not an EC algorithm", alg.name())),
             };
             Prepared::Public(signature::ParsedPublicKey::new(params, point).map_err(rejected)?)
@@ -496,6 +502,13 @@ mod tests {
                     point: vec![4],
                 },
                 "EC P-384",
+            ),
+            (
+                Material::Ec {
+                    family: Family::EcP521,
+                    point: vec![4],
+                },
+                "EC P-521",
             ),
             (Material::Ed25519 { x: vec![0; 32] }, "OKP Ed25519"),
             (Material::Secret { k: vec![0; 32] }, "oct 256 bits"),

@@ -106,7 +106,7 @@ pub fn parse(token: &str, max_len: usize) -> Result<Token> {
             "token has 5 parts: JWE (encrypted) tokens are not supported, a compact JWS has 3"
                 .to_owned()
         } else {
-            format!("token has {count} parts, a compact JWS has 3 (header.payload.signature)")
+            format!("a compact JWS has 3 parts separated by \".\", this token has {count}")
         }));
     };
     // The JWS shape first (every part strict base64url), then the header, then the payload.
@@ -306,8 +306,13 @@ mod tests {
             (format!("{good}\n"), ErrorCode::JwsInvalid, "whitespace"),
             (format!("{good}="), ErrorCode::JwsInvalid, "padding"),
             (good.replace('.', "+"), ErrorCode::JwsInvalid, "base64url"),
-            ("a.b".into(), ErrorCode::JwsInvalid, "2 parts"),
-            ("a.b.c.d".into(), ErrorCode::JwsInvalid, "4 parts"),
+            ("a.b".into(), ErrorCode::JwsInvalid, "this token has 2"),
+            ("a.b.c.d".into(), ErrorCode::JwsInvalid, "this token has 4"),
+            (
+                "abc".into(),
+                ErrorCode::JwsInvalid,
+                "a compact JWS has 3 parts separated by \".\", this token has 1",
+            ),
             ("a.b.c.d.e".into(), ErrorCode::JwsInvalid, "JWE"),
             (
                 tok("[]", "{}"),

@@ -401,6 +401,7 @@ fn real_keys() -> &'static [String; 5] {
 
 const EC_CERT: &str = include_str!("fixtures/ec-p256.cert.b64");
 const ED_CERT: &str = include_str!("fixtures/ed25519.cert.b64");
+const EC521_CERT: &str = include_str!("fixtures/ec-p521.cert.b64");
 
 /// The Ed25519 encodings of small-order points (sign bit clear; each also with it set),
 /// as listed by libsodium and "Taming the many EdDSAs".
@@ -441,6 +442,7 @@ fn member_value() -> impl Strategy<Value = Value> {
         2 => small,
         1 => Just(json!([EC_CERT])),
         1 => Just(json!([ED_CERT])),
+        1 => Just(json!([EC521_CERT])),
         1 => Just(json!(["AAAA"])),
         1 => Just(Value::String(STANDARD.encode([0xfbu8; 33]))),
         1 => Just(json!(5)),
@@ -461,6 +463,7 @@ fn jwk() -> impl Strategy<Value = Value> {
     let crv = prop::sample::select(vec![
         json!("P-256"),
         json!("P-384"),
+        json!("P-521"),
         json!("Ed25519"),
         json!("X25519"),
         json!(7),
@@ -469,7 +472,9 @@ fn jwk() -> impl Strategy<Value = Value> {
         json!("RS256"),
         json!("ES256"),
         json!("ES384"),
+        json!("ES512"),
         json!("EdDSA"),
+        json!("Ed25519"),
         json!("HS256"),
         json!("HS512"),
         json!("none"),
@@ -515,7 +520,7 @@ fn check_rules(jwk: &Value, origin: Origin) -> Result<(), TestCaseError> {
     let kty = jwk["kty"].as_str().unwrap_or("");
     let want = match kty {
         "RSA" => matches!(family, Family::Rsa),
-        "EC" => matches!(family, Family::EcP256 | Family::EcP384),
+        "EC" => matches!(family, Family::EcP256 | Family::EcP384 | Family::EcP521),
         "OKP" => matches!(family, Family::Ed25519),
         "oct" => matches!(family, Family::Hmac),
         _ => false,
@@ -532,9 +537,13 @@ fn check_rules(jwk: &Value, origin: Origin) -> Result<(), TestCaseError> {
     prop_assert!(!usable.is_empty(), "an imported key verifies something");
     prop_assert!(usable.iter().all(|a| a.family() == family));
     if let Some(alg) = jwk.get("alg") {
+        // A pinned key verifies its `alg` and nothing else (`EdDSA` and `Ed25519` are one).
+        let pinned = Algorithm::from_name(alg.as_str().unwrap_or("?"));
         prop_assert_eq!(
-            usable.iter().map(|a| a.name()).collect::<Vec<_>>(),
-            vec![alg.as_str().unwrap_or("?")]
+            Some(usable.as_slice()),
+            pinned.map(Algorithm::equivalents),
+            "alg {}",
+            alg
         );
     }
     match &key.material {
@@ -549,11 +558,12 @@ fn check_rules(jwk: &Value, origin: Origin) -> Result<(), TestCaseError> {
         Material::Rsa { n, .. } => prop_assert!(n.len() * 8 >= 2048 && n[0] != 0),
         Material::Ec { point, .. } => prop_assert_eq!(point[0], 4),
     }
-    if let (Some(crv), Family::EcP256 | Family::EcP384) = (jwk.get("crv"), family) {
-        let want = if family == Family::EcP256 {
-            "P-256"
-        } else {
-            "P-384"
+    if let (Some(crv), Family::EcP256 | Family::EcP384 | Family::EcP521) = (jwk.get("crv"), family)
+    {
+        let want = match family {
+            Family::EcP256 => "P-256",
+            Family::EcP384 => "P-384",
+            _ => "P-521",
         };
         prop_assert_eq!(crv.as_str(), Some(want));
     }

@@ -14,7 +14,13 @@ fuzz_target!(|data: &[u8]| {
     let cert = STANDARD.encode(data);
     for (kty, crv, families) in [
         ("RSA", None, &[Family::Rsa][..]),
-        ("EC", None, &[Family::EcP256, Family::EcP384][..]),
+        (
+            "EC",
+            None,
+            &[Family::EcP256, Family::EcP384, Family::EcP521][..],
+        ),
+        ("EC", Some("P-521"), &[Family::EcP521][..]),
+        ("OKP", None, &[Family::Ed25519][..]),
         ("EC", Some("P-384"), &[Family::EcP384][..]),
         ("OKP", Some("Ed25519"), &[Family::Ed25519][..]),
     ] {

@@ -228,6 +228,10 @@ impl SigningKey {
                     .map_err(|e| format!("is not a usable RSA key ({e})"))?
             }
             Family::EcP256 | Family::EcP384 => EncodingKey::from_ec_der(pkcs8),
+            Family::EcP521 => return Err(
+                "is a P-521 key: client assertions are signed with P-256 or P-384 (ES256, ES384)"
+                    .to_owned(),
+            ),
             Family::Ed25519 => EncodingKey::from_ed_der(pkcs8),
             Family::Hmac => return Err("is not an asymmetric key".to_owned()),
         };
@@ -296,6 +300,7 @@ fn default_alg(family: Family) -> Algorithm {
         Family::Rsa | Family::Hmac => Algorithm::RS256,
         Family::EcP256 => Algorithm::ES256,
         Family::EcP384 => Algorithm::ES384,
+        Family::EcP521 => Algorithm::ES512,
         Family::Ed25519 => Algorithm::EdDSA,
     }
 }
@@ -312,6 +317,9 @@ fn jwt_alg(alg: Algorithm) -> Option<jsonwebtoken::Algorithm> {
         Algorithm::ES256 => J::ES256,
         Algorithm::ES384 => J::ES384,
         Algorithm::EdDSA => J::EdDSA,
+        // Verified by this library, not signed: the signing library has no ES512, and knows
+        // Ed25519 keys only as EdDSA.
+        Algorithm::ES512 | Algorithm::Ed25519 => return None,
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
     })
 }

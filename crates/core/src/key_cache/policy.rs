@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::options::durations;
 use crate::refresh::{Lifetime, RefreshPolicy};
 
 /// Percentage of the lifetime after which the first verification starts a background refresh.
@@ -25,9 +26,9 @@ pub struct CachePolicy {
 impl Default for CachePolicy {
     fn default() -> Self {
         CachePolicy {
-            max_age_ms: 600_000,
-            cooldown_ms: 30_000,
-            max_stale_ms: 86_400_000,
+            max_age_ms: durations::CACHE_MAX_AGE.default_or_zero_ms(),
+            cooldown_ms: durations::CACHE_COOLDOWN.default_or_zero_ms(),
+            max_stale_ms: durations::CACHE_MAX_STALE.default_or_zero_ms(),
         }
     }
 }

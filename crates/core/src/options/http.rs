@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fetch::{Fetcher, HttpOptions};
 use crate::key_cache::CachePolicy;
+use crate::options::durations::{self, DurationOption};
 use crate::options::reader::{kind, Object};
 
 const CACHE_KEYS: [&str; 3] = ["maxAge", "cooldown", "maxStale"];
@@ -16,17 +17,34 @@ pub fn parse_cache(o: &Object<'_>) -> Result<CachePolicy> {
     let Some(c) = o.object("cache", &CACHE_KEYS)? else {
         return Ok(policy);
     };
-    let ms = |key: &str| -> Result<Option<u64>> {
-        Ok(c.duration_ms(key, false)?.map(|ms| ms.ceil() as u64))
+    let ms = |key: &str, option: &DurationOption| -> Result<Option<u64>> {
+        Ok(c.duration(key, option)?.map(|ms| ms.ceil() as u64))
     };
-    if let Some(v) = ms("maxAge")? {
+    let max_age = ms("maxAge", &durations::CACHE_MAX_AGE)?;
+    let cooldown = ms("cooldown", &durations::CACHE_COOLDOWN)?;
+    if let Some(v) = max_age {
         policy.max_age_ms = v;
     }
-    if let Some(v) = ms("cooldown")? {
+    if let Some(v) = cooldown {
         policy.cooldown_ms = v;
     }
-    if let Some(v) = ms("maxStale")? {
+    if let Some(v) = ms("maxStale", &durations::CACHE_MAX_STALE)? {
         policy.max_stale_ms = v;
+    }
+    if policy.cooldown_ms > policy.max_age_ms {
+        let seconds = |ms: u64| durations::human(ms as f64 / 1000.0);
+        let given = |set: Option<u64>| if set.is_some() { "" } else { ", the default" };
+        return Err(Error::options(
+            &c.path("cooldown"),
+            format!(
+                "({}{}) is longer than \"{}\" ({}{}): refetches for an unknown kid could not happen within maxAge; make cooldown at most maxAge",
+                seconds(policy.cooldown_ms),
+                given(cooldown),
+                c.path("maxAge"),
+                seconds(policy.max_age_ms),
+                given(max_age),
+            ),
+        ));
     }
     Ok(policy)
 }
@@ -38,7 +56,7 @@ pub fn parse_http(o: &Object<'_>) -> Result<HttpOptions> {
         return Ok(http);
     };
     if let Some(f) = h.get("timeout") {
-        let ms = f.duration_ms(false)?;
+        let ms = f.duration(&durations::HTTP_TIMEOUT)?;
         http.timeout =
             Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| f.error("is too large"))?;
     }

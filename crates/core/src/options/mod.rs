@@ -1,10 +1,12 @@
 //! Verifier options: read once from a JSON-like value (what the JS object holds), validated
 //! eagerly; every error is ERR_INVALID_OPTIONS naming the option by its path.
 //!
-//! Files: `reader` (values with their paths), `issuers` (issuer entries, key sources,
-//! algorithms, audiences), `http` (the `http` and `cache` sections). Every default is
-//! documented on the field it fills.
+//! Files: `reader` (values with their paths), `durations` (every duration option's default
+//! and bounds, in one table), `issuers` (issuer entries, key sources, algorithms, audiences),
+//! `http` (the `http` and `cache` sections), `shared`. Every default is documented on the
+//! field it fills.
 
+pub mod durations;
 mod http;
 mod issuers;
 pub mod reader;
@@ -28,7 +30,7 @@ use reader::{kind, Field, Object};
 pub(crate) use http::parse_http as parse_http_section;
 pub use issuers::{IssuerOptions, KeySource};
 
-const TOP_LEVEL: [&str; 19] = [
+const TOP_LEVEL: [&str; 20] = [
     "issuer",
     "jwksUri",
     "audience",
@@ -46,6 +48,7 @@ const TOP_LEVEL: [&str; 19] = [
     "http",
     "tokenCache",
     "onEvent",
+    "logger",
     "revalidate",
     "shared",
 ];
@@ -94,6 +97,16 @@ pub fn parse(value: &Value, secret_bytes: SecretBytes) -> Result<Options> {
     if let Some(f) = o.get("onEvent") {
         return Err(f.error(format!("must be a function, got {}", kind(f.value))));
     }
+    // The glue takes a usable `logger` (or `false`) before the options reach here.
+    if let Some(f) = o.get("logger") {
+        let got = match f.value {
+            Value::Object(_) => "an object without them".to_owned(),
+            v => kind(v).to_owned(),
+        };
+        return Err(f.error(format!(
+            "must be an object with warn and info functions (console, a pino logger, fastify.log) or false, got {got}"
+        )));
+    }
     let secret = match (secret_bytes, o.get("secret")) {
         (SecretBytes::Bytes(b), _) => Some(b),
         (SecretBytes::None, None) => None,
@@ -123,8 +136,13 @@ pub fn parse(value: &Value, secret_bytes: SecretBytes) -> Result<Options> {
             None => DEFAULT_REQUIRED_CLAIMS.map(str::to_owned).to_vec(),
             Some(f) => f.string_list(true)?,
         },
-        clock_tolerance: o.duration_ms("clockTolerance", true)?.unwrap_or(0.0) / 1000.0,
-        max_token_age: o.duration_ms("maxTokenAge", false)?.map(|ms| ms / 1000.0),
+        clock_tolerance: o
+            .duration("clockTolerance", &durations::CLOCK_TOLERANCE)?
+            .unwrap_or(durations::CLOCK_TOLERANCE.default_or_zero_ms() as f64)
+            / 1000.0,
+        max_token_age: o
+            .duration("maxTokenAge", &durations::MAX_TOKEN_AGE)?
+            .map(|ms| ms / 1000.0),
     };
 
     let issuers = issuers::parse(
@@ -295,6 +313,66 @@ mod tests {
                 "no usable key",
             ),
             (json!({"audience":"a"}), "key source"),
+            (
+                json!({"issuer":"https://i/","keys":{"keys":[]},"loger":false}),
+                "unknown option \"loger\" (did you mean \"logger\"?)",
+            ),
+            (
+                json!({"issuer":"https://i/","logger":{"warn":"<a function>"}}),
+                "option \"logger\" must be an object with warn and info functions (console, a pino logger, fastify.log) or false, got an object without them",
+            ),
+            (
+                json!({"issuer":"https://i/","logger":true}),
+                "or false, got a boolean",
+            ),
+            (
+                json!({"issuer":"https://i/","audience":123}),
+                "\"audience\" must be a string or an array of strings, got a number",
+            ),
+            (
+                json!({"issuer":"https://i/","cache":{"maxAge":600000}}),
+                "option \"cache.maxAge\" is 600000 seconds (6.9 days): numbers are seconds; did you mean \"600s\" (or 600)?",
+            ),
+            (
+                json!({"issuer":"https://i/","cache":{"cooldown":30000}}),
+                "\"cache.cooldown\" is 30000 seconds (8.3 h)",
+            ),
+            (
+                json!({"issuer":"https://i/","cache":{"maxStale":86400000}}),
+                "\"cache.maxStale\" is 86400000 seconds",
+            ),
+            (
+                json!({"issuer":"https://i/","clockTolerance":5000}),
+                "\"clockTolerance\" is 5000 seconds (1.4 h): numbers are seconds; did you mean \"5s\" (or 5)?",
+            ),
+            (
+                json!({"issuer":"https://i/","maxTokenAge":3600000}),
+                "\"maxTokenAge\" is 3600000 seconds",
+            ),
+            (
+                json!({"issuer":"https://i/","http":{"timeout":5000}}),
+                "\"http.timeout\" is 5000 seconds",
+            ),
+            (
+                json!({"issuer":"https://i/","revalidate":{"endpoint":"https://a/","interval":300000}}),
+                "\"revalidate.interval\" is 300000 seconds",
+            ),
+            (
+                json!({"issuers":[{"issuer":"https://i/","revalidate":{"endpoint":"https://a/","staleIfError":600000}}]}),
+                "\"issuers[0].revalidate.staleIfError\" is 600000 seconds",
+            ),
+            (
+                json!({"issuer":"https://i/","shared":{"redis":"redis://x","secret":s32,"timeout":50}}),
+                "\"shared.timeout\" is 50 seconds (50 s): numbers are seconds; did you mean \"50ms\" (or 0.05)?",
+            ),
+            (
+                json!({"issuer":"https://i/","cache":{"cooldown":900}}),
+                "option \"cache.cooldown\" (15 min) is longer than \"cache.maxAge\" (10 min, the default)",
+            ),
+            (
+                json!({"issuer":"https://i/","cache":{"maxAge":"1m","cooldown":"2m"}}),
+                "option \"cache.cooldown\" (2 min) is longer than \"cache.maxAge\" (1 min)",
+            ),
             (json!(5), "must be an object"),
         ];
         for (value, fragment) in cases {
@@ -354,6 +432,18 @@ mod tests {
         assert_eq!(o.cache.max_age_ms, 600_000);
         assert_eq!(o.cache.cooldown_ms, 5_000);
         assert_eq!(o.token_cache, 0);
+
+        // Strings with a unit go beyond the bare-number bounds, up to 10 years; a number at
+        // its bound is accepted.
+        let o = parse(
+            &json!({"issuer":"https://i/","cache":{"maxAge":"30d","cooldown":"2h","maxStale":"365d"},"clockTolerance":3600,"http":{"timeout":300}}),
+            SecretBytes::None,
+        )
+        .unwrap();
+        assert_eq!(o.cache.max_age_ms, 30 * 86_400_000);
+        assert_eq!(o.cache.cooldown_ms, 7_200_000);
+        assert_eq!(o.http.timeout, std::time::Duration::from_secs(300));
+        assert_eq!(o.issuers[0].rules.clock_tolerance, 3600.0);
 
         let o = parse(
             &json!({"algorithms":["HS256"]}),

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::duration;
 use crate::error::{Error, ErrorCode, Result};
+use crate::options::durations::{self, DurationOption};
 
 /// An options object and its path (empty at the top level).
 #[derive(Clone)]
@@ -116,6 +117,12 @@ impl<'a> Object<'a> {
         self.get(key).map(|f| f.duration_ms(allow_zero)).transpose()
     }
 
+    /// An optional duration member of the [`durations`] table, in milliseconds: zero as the
+    /// row allows, a bare number at most the row's bound.
+    pub fn duration(&self, key: &str, option: &DurationOption) -> Result<Option<f64>> {
+        self.get(key).map(|f| f.duration(option)).transpose()
+    }
+
     /// An optional boolean member.
     pub fn boolean(&self, key: &str) -> Result<Option<bool>> {
         self.get(key)
@@ -196,7 +203,11 @@ impl<'a> Field<'a> {
     pub fn string_or_list(&self) -> Result<Vec<String>> {
         match self.value {
             Value::String(s) => Ok(vec![s.clone()]),
-            _ => self.string_list(false),
+            Value::Array(_) => self.string_list(false),
+            v => Err(self.error(format!(
+                "must be a string or an array of strings, got {}",
+                kind(v)
+            ))),
         }
     }
 
@@ -206,6 +217,17 @@ impl<'a> Field<'a> {
             Some(n) if n > 0 => Ok(n as usize),
             _ => Err(self.error(format!("must be a positive integer, got {}", self.value))),
         }
+    }
+
+    /// A duration of the [`durations`] table, in milliseconds: [`Field::duration_ms`], and a
+    /// bare number above the row's bound refused as a unit mistake.
+    pub fn duration(&self, option: &DurationOption) -> Result<f64> {
+        if let Some(seconds) = self.value.as_f64() {
+            if let Some(why) = durations::unit_mistake(option, seconds) {
+                return Err(self.error(why));
+            }
+        }
+        self.duration_ms(option.allow_zero)
     }
 
     /// A duration in milliseconds: a number of seconds or `<number><ms|s|m|h|d>`. Zero only
@@ -269,5 +291,27 @@ mod tests {
         let e = root.string("name").unwrap_err();
         assert_eq!(e.message, "option \"name\" must be a string, got a number");
         assert_eq!(edit_distance("audience", "audiance"), 1);
+    }
+
+    #[test]
+    fn string_or_list_says_both_shapes() {
+        let v = json!({"audience": 123, "ok": "api", "list": ["a", "b"], "mixed": ["a", 1]});
+        let root = Object::root(&v).unwrap();
+        let e = root.get("audience").unwrap().string_or_list().unwrap_err();
+        assert_eq!(
+            e.message,
+            "option \"audience\" must be a string or an array of strings, got a number"
+        );
+        assert_eq!(root.get("ok").unwrap().string_or_list().unwrap(), ["api"]);
+        assert_eq!(
+            root.get("list").unwrap().string_or_list().unwrap(),
+            ["a", "b"]
+        );
+        let e = root.get("mixed").unwrap().string_or_list().unwrap_err();
+        assert!(
+            e.message.ends_with("must contain only strings"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -62,7 +62,7 @@ pub fn parse(o: &Object<'_>) -> Result<Option<SharedOptions>> {
         ));
     }
     let timeout_ms = s
-        .duration_ms("timeout", false)?
+        .duration("timeout", &crate::options::durations::SHARED_TIMEOUT)?
         .map_or(DEFAULT_TIMEOUT_MS, |ms| ms.ceil() as u64);
     Ok(Some(SharedOptions {
         redis: redis_url,

@@ -5,6 +5,7 @@ use reqwest::Method;
 
 use crate::error::{Error, Result};
 use crate::fetch::{check_url, HttpOptions};
+use crate::options::durations::{self, DurationOption};
 use crate::options::reader::Object;
 
 const KEYS: [&str; 7] = [
@@ -19,7 +20,7 @@ const KEYS: [&str; 7] = [
 const INTROSPECTION_KEYS: [&str; 3] = ["endpoint", "clientId", "clientSecret"];
 
 /// Default `interval`: 5 minutes (SCAYLE's "at least once every 5 minutes per token").
-pub const DEFAULT_INTERVAL_MS: u64 = 300_000;
+pub const DEFAULT_INTERVAL_MS: u64 = durations::REVALIDATE_INTERVAL.default_or_zero_ms();
 /// Default `maxEntries`.
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 
@@ -145,14 +146,14 @@ pub fn parse(
             Mode::Bearer { endpoint, method }
         }
     };
-    let ms = |key: &str, default: u64| -> Result<u64> {
-        Ok(r.duration_ms(key, true)?
-            .map_or(default, |ms| ms.ceil() as u64))
+    let ms = |key: &str, option: &DurationOption| -> Result<u64> {
+        Ok(r.duration(key, option)?
+            .map_or(option.default_or_zero_ms(), |ms| ms.ceil() as u64))
     };
     Ok(Some(RevalidateOptions {
         mode,
-        interval_ms: ms("interval", DEFAULT_INTERVAL_MS)?,
-        stale_if_error_ms: ms("staleIfError", 0)?,
+        interval_ms: ms("interval", &durations::REVALIDATE_INTERVAL)?,
+        stale_if_error_ms: ms("staleIfError", &durations::REVALIDATE_STALE_IF_ERROR)?,
         opaque: r.boolean("opaque")?.unwrap_or(false),
         max_entries: match r.get("maxEntries") {
             None => DEFAULT_MAX_ENTRIES,

@@ -32,7 +32,7 @@ use entry::Keys;
 /// Default `shared.prefix`.
 pub const DEFAULT_PREFIX: &str = "jwks-verify";
 /// Default `shared.timeout`: 50 ms per Redis call.
-pub const DEFAULT_TIMEOUT_MS: u64 = 50;
+pub const DEFAULT_TIMEOUT_MS: u64 = crate::options::durations::SHARED_TIMEOUT.default_or_zero_ms();
 /// How often a process waiting for another's provider call looks for its result.
 const POLL_MS: u64 = 25;
 

@@ -10,6 +10,7 @@
 
 mod issuer;
 mod liveness;
+pub mod metrics;
 mod report;
 mod result;
 mod route;
@@ -226,6 +227,13 @@ impl Verifier {
         self.inner
             .counters
             .stats(&self.inner.issuers, self.inner.tier.as_deref())
+    }
+
+    /// `stats()` and `health()` in the Prometheus text format; `options` is `{ labels }` (or
+    /// null): constant labels added to every sample.
+    pub fn metrics(&self, options: &serde_json::Value) -> Result<String> {
+        let labels = metrics::labels(options)?;
+        Ok(metrics::prometheus(&self.stats(), &self.health(), &labels))
     }
 
     /// Count a call refused before it reached the engine (e.g. a token that is not a string).
