@@ -10,7 +10,11 @@ import { httpHarness, bearer } from './support/http-harness.mjs';
 const ISSUER = 'https://issuer.test/';
 const AUDIENCE = 'graphql';
 
-const { cleanups, startJwks, startKeys, claims, newVerifier } = httpHarness({ issuer: ISSUER, audience: AUDIENCE, claims: { scope: 'orders:read' } });
+const { cleanups, startJwks, startKeys, claims, newVerifier } = httpHarness({
+  issuer: ISSUER,
+  audience: AUDIENCE,
+  claims: { scope: 'orders:read' },
+});
 
 let key;
 let otherKey;

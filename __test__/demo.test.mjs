@@ -29,20 +29,26 @@ const b64json = (part) => JSON.parse(Buffer.from(part, 'base64url').toString('ut
 function cryptoVerify(token, jwk) {
   const [h, p, s] = token.split('.');
   const header = b64json(h);
-  const key = jwk.n || jwk.x
-    ? crypto.createPublicKey({ key: jwk, format: 'jwk' })
-    : new crypto.X509Certificate(Buffer.from(jwk.x5c[0], 'base64')).publicKey;
+  const key =
+    jwk.n || jwk.x
+      ? crypto.createPublicKey({ key: jwk, format: 'jwk' })
+      : new crypto.X509Certificate(Buffer.from(jwk.x5c[0], 'base64')).publicKey;
   const data = Buffer.from(`${h}.${p}`);
   const sig = Buffer.from(s, 'base64url');
   switch (header.alg) {
     case 'RS256':
       return crypto.verify('sha256', data, key, sig);
     case 'PS256':
-      return crypto.verify('sha256', data, {
-        key,
-        padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
-        saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST,
-      }, sig);
+      return crypto.verify(
+        'sha256',
+        data,
+        {
+          key,
+          padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST,
+        },
+        sig,
+      );
     case 'ES256':
       return crypto.verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, sig);
     case 'EdDSA':
@@ -62,10 +68,8 @@ test('npm run demo: examples/demo.mjs exits 0 and shows every scenario', async (
   assert.match(lineIn(stdout, '1. A valid token', 'verify(token)'), /\bok\b.*sub alice/);
   assert.match(lineIn(stdout, '1. A valid token', 'payload'), /"aud":"demo-api"/);
   assert.match(lineIn(stdout, '2. An expired token', 'verify(token)'), /rejected\s+ERR_JWT_EXPIRED \(claim exp\)/);
-  assert.match(lineIn(stdout, '3. A tampered token', 'verify(token)'),
-    /rejected\s+ERR_JWS_SIGNATURE_VERIFICATION_FAILED/);
-  assert.match(lineIn(stdout, '4. A token for another API', 'verify(token)'),
-    /rejected\s+ERR_JWT_CLAIM_VALIDATION_FAILED \(claim aud\)/);
+  assert.match(lineIn(stdout, '3. A tampered token', 'verify(token)'), /rejected\s+ERR_JWS_SIGNATURE_VERIFICATION_FAILED/);
+  assert.match(lineIn(stdout, '4. A token for another API', 'verify(token)'), /rejected\s+ERR_JWT_CLAIM_VALIDATION_FAILED \(claim aud\)/);
   assert.match(lineIn(stdout, '5. Key rotation', 'token signed by the new key'), /\bok\b/);
   assert.match(lineIn(stdout, '5. Key rotation', 'new token signed by the old key'), /rejected\s+ERR_JWKS_NO_MATCHING_KEY/);
   assert.match(lineIn(stdout, '5. Key rotation', 'step 1 token'), /rejected\s+ERR_JWKS_NO_MATCHING_KEY/);
@@ -137,7 +141,15 @@ test('provider recipes export the real-provider options', () => {
     revalidate: { endpoint: 'https://api.mypurecloud.de/api/v2/tokens/me?preserveIdleTTL=true', opaque: true },
   });
   assert.equal(GENESYS_REGIONS.length, 15);
-  for (const region of ['usw2.pure.cloud', 'mypurecloud.ie', 'mypurecloud.de', 'mypurecloud.jp', 'mypurecloud.com.au', 'use2.us-gov-pure.cloud', 'mec1.pure.cloud']) {
+  for (const region of [
+    'usw2.pure.cloud',
+    'mypurecloud.ie',
+    'mypurecloud.de',
+    'mypurecloud.jp',
+    'mypurecloud.com.au',
+    'use2.us-gov-pure.cloud',
+    'mec1.pure.cloud',
+  ]) {
     assert.ok(GENESYS_REGIONS.includes(region), region);
   }
   assert.deepEqual(scayleOptions('acme', { audience: '5' }), {
@@ -185,13 +197,20 @@ test('embedded issuer: discovery, JWKS headers, signatures, rotation', async () 
     assert.equal(expired.exp - expired.iat, -60);
 
     const added = idp.addKey();
-    assert.deepEqual(idp.keys.keys.map((k) => k.kid), [first.kid, added]);
+    assert.deepEqual(
+      idp.keys.keys.map((k) => k.kid),
+      [first.kid, added],
+    );
     assert.equal(idp.currentKid, first.kid, 'addKey keeps the current key');
     assert.ok(cryptoVerify(idp.sign({}, { kid: added }), idp.keys.keys[1]));
 
     const rotated = idp.rotate();
     assert.equal(idp.currentKid, rotated);
-    assert.deepEqual(idp.keys.keys.map((k) => k.kid), [rotated], 'rotate removes the previous keys');
+    assert.deepEqual(
+      idp.keys.keys.map((k) => k.kid),
+      [rotated],
+      'rotate removes the previous keys',
+    );
     const oldToken = idp.sign({}, { kid: first.kid });
     assert.equal(b64json(oldToken.split('.')[0]).kid, first.kid, 'a removed key can still sign');
     assert.ok(cryptoVerify(idp.sign(), idp.keys.keys[0]));
@@ -294,7 +313,10 @@ test('embedded issuer: validation endpoints (SCAYLE and Genesys shapes) and opaq
 
     const res = await fetch(idp.tokenEndpoint, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from('demo:demo-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from('demo:demo-secret').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials&scope=a%20b',
     });
     const { access_token: opaque, expires_in: expiresIn } = await res.json();

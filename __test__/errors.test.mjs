@@ -113,7 +113,11 @@ describe('token and key errors', () => {
     const v = local({ algorithms: ['RS256'] });
     await verifyFails(v, signJwt(ec, claims()), 'ERR_JOSE_ALG_NOT_ALLOWED');
     await verifyFails(v, signJwt(rsa, claims(), { header: { alg: undefined } }), 'ERR_JOSE_ALG_NOT_ALLOWED');
-    await verifyFails(v, signRaw(rsa, JSON.stringify({ alg: 'RS1', kid: rsa.kid }), JSON.stringify(claims()), { alg: 'RS256' }), 'ERR_JOSE_ALG_NOT_ALLOWED');
+    await verifyFails(
+      v,
+      signRaw(rsa, JSON.stringify({ alg: 'RS1', kid: rsa.kid }), JSON.stringify(claims()), { alg: 'RS256' }),
+      'ERR_JOSE_ALG_NOT_ALLOWED',
+    );
   });
 
   test('ERR_JOSE_NOT_SUPPORTED: crit names an extension we do not implement', async () => {

@@ -12,7 +12,9 @@ const read = (file) => readFileSync(new URL(file, root), 'utf8');
 /** Names with a runtime value declared at the top level of a .d.ts (classes, functions, consts, non-const enums). */
 function declaredRuntimeNames(dts) {
   const names = new Set();
-  for (const m of dts.matchAll(/^export\s+declare\s+(class|function|const|let|var|enum|abstract\s+class)\s+(enum\s+)?([A-Za-z_$][\w$]*)/gm)) {
+  for (const m of dts.matchAll(
+    /^export\s+declare\s+(class|function|const|let|var|enum|abstract\s+class)\s+(enum\s+)?([A-Za-z_$][\w$]*)/gm,
+  )) {
     if (m[1] === 'const' && m[2]) continue; // `export declare const enum`: inlined, no runtime value
     names.add(m[3]);
   }
@@ -42,7 +44,10 @@ test('the runtime names declared in index.d.ts equal the runtime exports', () =>
 
 test('the entry points: CommonJS and ESM agree, and their declarations match', async () => {
   const entries = {
-    express: { main: 'authenticate', names: ['authenticate', 'requireScope', 'parseAuthorization', 'failureAnswer', 'scopeAnswer', 'challenge', 'grantedScopes'] },
+    express: {
+      main: 'authenticate',
+      names: ['authenticate', 'requireScope', 'parseAuthorization', 'failureAnswer', 'scopeAnswer', 'challenge', 'grantedScopes'],
+    },
     fastify: { main: 'jwksVerify', names: ['jwksVerify'] },
     apollo: { main: 'authContext', names: ['authContext', 'requireAuth', 'requireScope'] },
   };
@@ -76,11 +81,17 @@ test('package.json: every export target exists and is shipped by "files"; bin is
     assert.ok(subpath === '.' || subpath.startsWith('./'), subpath);
   }
   // an entry ending in "/" ships the whole folder
-  const files = pkg.files.map((f) => new RegExp(`^${f.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}${f.endsWith('/') ? '' : '$'}`));
+  const files = pkg.files.map(
+    (f) => new RegExp(`^${f.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}${f.endsWith('/') ? '' : '$'}`),
+  );
   for (const t of targets) {
     const file = t.replace(/^\.\//, '');
     assert.ok(existsSync(new URL(file, root)), `${t} exists`);
-    if (file !== 'package.json') assert.ok(files.some((re) => re.test(file)), `${t} is in "files"`);
+    if (file !== 'package.json')
+      assert.ok(
+        files.some((re) => re.test(file)),
+        `${t} is in "files"`,
+      );
   }
   assert.equal(pkg.bin['jwks-verify'].replace(/^\.\//, ''), 'bin/jwks-verify.js');
   assert.equal(require('jwks-verify/package.json').name, 'jwks-verify');

@@ -12,7 +12,11 @@ import { httpHarness, get, bearer } from './support/http-harness.mjs';
 const ISSUER = 'https://issuer.test/';
 const AUDIENCE = 'api://orders';
 
-const { cleanups, startJwks, startKeys, claims, newVerifier } = httpHarness({ issuer: ISSUER, audience: AUDIENCE, claims: { scope: 'orders:read' } });
+const { cleanups, startJwks, startKeys, claims, newVerifier } = httpHarness({
+  issuer: ISSUER,
+  audience: AUDIENCE,
+  claims: { scope: 'orders:read' },
+});
 
 let key;
 let otherKey;
@@ -98,7 +102,10 @@ test('requireScope: 403 insufficient_scope', async () => {
 });
 
 test('Verifier options, a global onRequest hook, and the verifier closed with the app', async () => {
-  const { url, app } = await startApp({ issuer: ISSUER, audience: AUDIENCE, jwksUri: jwks.url, credentialsRequired: false }, { global: true });
+  const { url, app } = await startApp(
+    { issuer: ISSUER, audience: AUDIENCE, jwksUri: jwks.url, credentialsRequired: false },
+    { global: true },
+  );
   assert.ok(app.jwksVerifier instanceof Verifier);
   const anon = await get(`${url}/open`);
   assert.equal(anon.status, 200, 'credentialsRequired: false lets anonymous requests in');
@@ -161,9 +168,12 @@ test('a Verifier the plugin makes logs key-source changes through fastify.log: o
 test('wrong options fail registration', async () => {
   const app = Fastify();
   cleanups.push(() => app.close());
-  await assert.rejects(async () => {
-    await app.register(jwksVerify, { issuer: ISSUER, jwksUri: jwks.url, audeince: 'typo' });
-  }, { code: 'ERR_INVALID_OPTIONS' });
+  await assert.rejects(
+    async () => {
+      await app.register(jwksVerify, { issuer: ISSUER, jwksUri: jwks.url, audeince: 'typo' });
+    },
+    { code: 'ERR_INVALID_OPTIONS' },
+  );
   const other = Fastify();
   cleanups.push(() => other.close());
   await assert.rejects(

@@ -176,10 +176,7 @@ describe('several issuers in one verifier', () => {
         claim: 'aud',
       });
       const health = v.health();
-      assert.deepEqual(
-        health.map((h) => h.issuer).sort(),
-        tenants.map((t) => t.issuer).sort(),
-      );
+      assert.deepEqual(health.map((h) => h.issuer).sort(), tenants.map((t) => t.issuer).sort());
     } finally {
       await close();
     }

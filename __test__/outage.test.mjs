@@ -34,7 +34,11 @@ function mark() {
 }
 
 /** Verifies `n` fresh tokens of `key` at once; all must succeed. */
-const verifyMany = (verifier, key, n = 20) => verifyAll(verifier, many(n, () => token(key)));
+const verifyMany = (verifier, key, n = 20) =>
+  verifyAll(
+    verifier,
+    many(n, () => token(key)),
+  );
 
 /** `n` verifications that must all fail with `code` (and `fields`), quickly. */
 async function failMany(verifier, key, n, code, fields) {

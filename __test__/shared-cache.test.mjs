@@ -45,10 +45,7 @@ test('the main thread and two workers on one JWKS URL make one fetch together', 
   assert.equal((await main.verify(token('main'))).payload.sub, 'main');
   assert.equal(server.count, 1);
 
-  const [a, b] = await Promise.all([
-    verifyInWorker(server.url, [token('a1'), token('a2')]),
-    verifyInWorker(server.url, [token('b1')]),
-  ]);
+  const [a, b] = await Promise.all([verifyInWorker(server.url, [token('a1'), token('a2')]), verifyInWorker(server.url, [token('b1')])]);
   assert.deepEqual(a, ['a1', 'a2']);
   assert.deepEqual(b, ['b1']);
   assert.equal(server.count, 1, 'workers used the keys the main thread had already fetched');

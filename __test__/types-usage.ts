@@ -68,7 +68,9 @@ const multi = createVerifier({
   tokenCache: false,
 });
 
-const local = createVerifier({ keys: { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1' }] } });
+const local = createVerifier({
+  keys: { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1' }] },
+});
 const hmac = new Verifier({ secret: new Uint8Array(32), algorithms: ['HS256'] });
 
 async function authenticate(token: string): Promise<string> {
@@ -181,7 +183,12 @@ const sourceOptions: TokenSourceOptions = {
 };
 const method: ClientAuthMethod = 'private_key_jwt';
 const tokens = new TokenSource(sourceOptions);
-const keyed = createTokenSource({ issuer: 'https://id.example.com/', clientId: 'svc', authMethod: method, privateKey: { kty: 'OKP', crv: 'Ed25519', x: 'x', d: 'd' } });
+const keyed = createTokenSource({
+  issuer: 'https://id.example.com/',
+  clientId: 'svc',
+  authMethod: method,
+  privateKey: { kty: 'OKP', crv: 'Ed25519', x: 'x', d: 'd' },
+});
 
 async function callApi(): Promise<number> {
   const token: AccessToken = await tokens.getToken();

@@ -41,22 +41,28 @@ if (values.length === 0) {
 }
 const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...values))))
 const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values))))
-const x = (v) => PLOT_X + (Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) * PLOT_W
+const x = (v) => PLOT_X + ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * PLOT_W
 
 const parts = []
 let y = 20
 const m = report.machine
-parts.push(`<text x="${W / 2}" y="${y + 6}" text-anchor="middle" font-size="17" font-weight="bold">JWT verification against a JWKS: ops/s (median of ${report.options.rounds} round${report.options.rounds > 1 ? 's' : ''}, log scale)</text>`)
+parts.push(
+  `<text x="${W / 2}" y="${y + 6}" text-anchor="middle" font-size="17" font-weight="bold">JWT verification against a JWKS: ops/s (median of ${report.options.rounds} round${report.options.rounds > 1 ? 's' : ''}, log scale)</text>`
+)
 y += 24
-parts.push(`<text x="${W / 2}" y="${y}" text-anchor="middle" font-size="12" fill="#555">${esc(`Node ${m.node} · ${m.nproc} CPUs (${m.cpuModel}) · ${report.date.slice(0, 10)} · bars: ops/s, right: × jose`)}</text>`)
+parts.push(
+  `<text x="${W / 2}" y="${y}" text-anchor="middle" font-size="12" fill="#555">${esc(`Node ${m.node} · ${m.nproc} CPUs (${m.cpuModel}) · ${report.date.slice(0, 10)} · bars: ops/s, right: × jose`)}</text>`
+)
 y += 14
 if (!report.addonBuilt) {
   y += 14
-  parts.push(`<text x="${W / 2}" y="${y}" text-anchor="middle" font-size="13" fill="#b00">jwks-verify not built when this ran: its rows are missing</text>`)
+  parts.push(
+    `<text x="${W / 2}" y="${y}" text-anchor="middle" font-size="13" fill="#b00">jwks-verify not built when this ran: its rows are missing</text>`
+  )
 }
 y += 10
 
-const tick = (v) => v >= 1e6 ? `${v / 1e6}M` : v >= 1e3 ? `${v / 1e3}k` : String(v)
+const tick = (v) => (v >= 1e6 ? `${v / 1e6}M` : v >= 1e3 ? `${v / 1e3}k` : String(v))
 const axis = (top, bottom) => {
   const g = []
   for (let v = lo; v <= hi * 1.0001; v *= 10) {
@@ -88,9 +94,13 @@ for (const alg of report.options.algs) {
         const w = Math.max(1, x(r.opsPerSec) - PLOT_X)
         const bold = r.peer.startsWith('jwks-verify') ? ' font-weight="bold"' : ''
         bars.push(`<text x="${LABEL_W}" y="${y + 11}" text-anchor="end" font-size="11"${bold}>${esc(plain(r.peer))}</text>`)
-        bars.push(`<rect x="${PLOT_X}" y="${by.toFixed(1)}" width="${w.toFixed(1)}" height="${BAR}" fill="${colorOf(r.peer)}"><title>${esc(`${plain(r.peer)}: ${Math.round(r.opsPerSec)} ops/s`)}</title></rect>`)
+        bars.push(
+          `<rect x="${PLOT_X}" y="${by.toFixed(1)}" width="${w.toFixed(1)}" height="${BAR}" fill="${colorOf(r.peer)}"><title>${esc(`${plain(r.peer)}: ${Math.round(r.opsPerSec)} ops/s`)}</title></rect>`
+        )
         const ratio = r.ratioToJose != null ? ` (${r.ratioToJose.toFixed(2)}×)` : ''
-        bars.push(`<text x="${(PLOT_X + w + 4).toFixed(1)}" y="${y + 11}" font-size="10.5"${bold}>${esc(fmtOps(r.opsPerSec) + ratio)}</text>`)
+        bars.push(
+          `<text x="${(PLOT_X + w + 4).toFixed(1)}" y="${y + 11}" font-size="10.5"${bold}>${esc(fmtOps(r.opsPerSec) + ratio)}</text>`
+        )
         y += ROW
       }
       parts.push(axis(top, y), ...bars)
@@ -98,7 +108,9 @@ for (const alg of report.options.algs) {
   }
 }
 y += 20
-parts.push(`<text x="10" y="${y}" font-size="10.5" fill="#555">${esc('Every library verified the same tokens (signature, exp, iss, aud) from the same JWKS server on 127.0.0.1. Static-key and node:crypto rows are references without JWKS handling.')}</text>`)
+parts.push(
+  `<text x="10" y="${y}" font-size="10.5" fill="#555">${esc('Every library verified the same tokens (signature, exp, iss, aud) from the same JWKS server on 127.0.0.1. Static-key and node:crypto rows are references without JWKS handling.')}</text>`
+)
 y += 10
 
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="Helvetica, Arial, sans-serif">

@@ -50,7 +50,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // ---------------------------------------------------------------- options
 
-function parseArgs (argv) {
+function parseArgs(argv) {
   const known = ['quick', 'sizes', 'rounds', 'tokens', 'steady', 'max-age', 'timeout', 'pairs', 'measure', 'warmup', 'docs']
   const { flags, num, list } = readFlags(argv, known, 'bench/fleet.mjs')
   const quick = flags.quick === true
@@ -75,7 +75,7 @@ function parseArgs (argv) {
 // ---------------------------------------------------------------- (a) provider requests
 
 /** What the provider saw in one phase. */
-function providerCounts (server, endpoint, since) {
+function providerCounts(server, endpoint, since) {
   const seen = server.log.slice(since.log)
   const jwks = seen.filter((e) => e.path === server.path)
   return {
@@ -89,7 +89,7 @@ function providerCounts (server, endpoint, since) {
 const mark = (server, endpoint) => ({ log: server.log.length, validation: endpoint.count })
 
 /** One fleet of `n` processes, with or without `shared`: a cold start, then a steady phase. */
-async function fleetScenario ({ n, shared, redis, keys, opts, prefix }) {
+async function fleetScenario({ n, shared, redis, keys, opts, prefix }) {
   const server = await startJwksServer({ jwks: { keys: [keys.ES256.jwk] } })
   server.setHeaders({ ETag: '"bench-1"' })
   server.route(DISCOVERY, (req, res) => sendJson(res, { issuer: server.origin, jwks_uri: server.url }))
@@ -101,7 +101,9 @@ async function fleetScenario ({ n, shared, redis, keys, opts, prefix }) {
     audience: AUDIENCE,
     cache: { maxAge, cooldown: `${Math.min(opts.maxAgeS, 1)}s` },
     revalidate: { endpoint: endpoint.url, interval: maxAge },
-    ...(shared ? { shared: { redis: redis.url, secret: SECRET, prefix, ...(opts.timeoutMs ? { timeout: `${opts.timeoutMs}ms` } : {}) } } : {})
+    ...(shared
+      ? { shared: { redis: redis.url, secret: SECRET, prefix, ...(opts.timeoutMs ? { timeout: `${opts.timeoutMs}ms` } : {}) } }
+      : {})
   }
   const fleet = await startFleet(n, options)
   try {
@@ -133,7 +135,9 @@ async function fleetScenario ({ n, shared, redis, keys, opts, prefix }) {
       cold,
       steady,
       redisCommands: (await redis.calls()) - redis0,
-      stats: Object.fromEntries(['fetches', 'revalidations', 'sharedHits', 'sharedMisses', 'sharedErrors', 'lockWaits'].map((k) => [k, sum(k)])),
+      stats: Object.fromEntries(
+        ['fetches', 'revalidations', 'sharedHits', 'sharedMisses', 'sharedErrors', 'lockWaits'].map((k) => [k, sum(k)])
+      ),
       sharedEvents: events.map((e) => e.type),
       firstFailure: firstFailure ? `${firstFailure.code}: ${firstFailure.message}` : null
     }
@@ -148,10 +152,16 @@ async function fleetScenario ({ n, shared, redis, keys, opts, prefix }) {
 const HOT_WORKLOADS = [
   { label: 'same token, 1 in flight', peers: ['jwks-verify', 'jwks-verify-shared'], alg: 'RS256', set: 'same', conc: 1 },
   { label: 'same token, 64 in flight', peers: ['jwks-verify', 'jwks-verify-shared'], alg: 'RS256', set: 'same', conc: 64 },
-  { label: 'distinct, tokenCache: false, 64 in flight', peers: ['jwks-verify-nocache', 'jwks-verify-shared-nocache'], alg: 'RS256', set: 'pool', conc: 64 }
+  {
+    label: 'distinct, tokenCache: false, 64 in flight',
+    peers: ['jwks-verify-nocache', 'jwks-verify-shared-nocache'],
+    alg: 'RS256',
+    set: 'pool',
+    conc: 64
+  }
 ]
 
-async function hotPath ({ redis, keys, opts }) {
+async function hotPath({ redis, keys, opts }) {
   const server = await startBenchJwksServer({ jwks: { keys: [keys.RS256.jwk] } })
   const tokensFile = path.join(os.tmpdir(), `jwks-verify-fleet-${process.pid}.json`)
   const workers = new Map()
@@ -184,7 +194,9 @@ async function hotPath ({ redis, keys, opts }) {
           const warmupMs = warmed.has(key) ? opts.rewarmMs : opts.warmupMs
           warmed.add(key)
           const before = await redis.calls()
-          const r = await workers.get(id).call({ type: 'run', alg: cell.alg, set: cell.set, conc: cell.conc, warmupMs, measureMs: opts.measureMs })
+          const r = await workers
+            .get(id)
+            .call({ type: 'run', alg: cell.alg, set: cell.set, conc: cell.conc, warmupMs, measureMs: opts.measureMs })
           cell.redisCommands += (await redis.calls()) - before
           if (r.errors) throw new Error(`${id} ${cell.label}: ${r.errors} failed verifications (${r.firstError})`)
           cell.runs[id].push(r)
@@ -204,7 +216,11 @@ async function hotPath ({ redis, keys, opts }) {
         shared: { id: shared, opsPerSec: ops(shared), p50us: p50(shared), all: cell.runs[shared].map((r) => r.opsPerSec) },
         ratio: median(pairRatios),
         pairRatios,
-        otherCpuPct: median(Object.values(cell.runs).flat().map((r) => r.otherCpuPct)),
+        otherCpuPct: median(
+          Object.values(cell.runs)
+            .flat()
+            .map((r) => r.otherCpuPct)
+        ),
         redisCommands: cell.redisCommands
       }
     })
@@ -217,7 +233,7 @@ async function hotPath ({ redis, keys, opts }) {
 
 // ---------------------------------------------------------------- report
 
-function aggregate (runs) {
+function aggregate(runs) {
   const groups = new Map()
   for (const r of runs) {
     const key = `${r.n}|${r.shared}`
@@ -233,7 +249,9 @@ function aggregate (runs) {
     shared: list[0].shared,
     rounds: list.length,
     cold: Object.fromEntries(['discovery', 'jwks', 'validation', 'slowestMs'].map((k) => [k, pick(list, (r) => r.cold[k])])),
-    steady: Object.fromEntries(['discovery', 'jwks', 'conditional', 'validation', 'seconds', 'p99Ms', 'slowestMs'].map((k) => [k, pick(list, (r) => r.steady[k])])),
+    steady: Object.fromEntries(
+      ['discovery', 'jwks', 'conditional', 'validation', 'seconds', 'p99Ms', 'slowestMs'].map((k) => [k, pick(list, (r) => r.steady[k])])
+    ),
     redisCommands: pick(list, (r) => r.redisCommands),
     stats: Object.fromEntries(Object.keys(list[0].stats).map((k) => [k, pick(list, (r) => r.stats[k])])),
     failed: list.reduce((a, r) => a + r.cold.failed + r.steady.failed, 0),
@@ -248,7 +266,7 @@ const cell = (v, digits = 0) => {
   return v.min === v.max ? f(v.median) : `${f(v.median)} (${f(v.min)}–${f(v.max)})`
 }
 
-function formatReport (report) {
+function formatReport(report) {
   const { opts } = report
   const out = []
   const m = report.machine
@@ -256,58 +274,86 @@ function formatReport (report) {
   out.push(`| date | ${report.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} (${report.durationS} s) |`)
   out.push(`| CPUs | ${m.nproc} × ${m.cpuModel}, shared with other work |`)
   out.push(`| Node | ${m.node} (${m.platform}), redis-server ${report.redisVersion} on 127.0.0.1 |`)
-  out.push(`| addon | ${report.addon.binary}, built ${String(report.addon.builtAt).replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} |`)
+  out.push(
+    `| addon | ${report.addon.binary}, built ${String(report.addon.builtAt)
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC')} |`
+  )
   out.push(`| load average (1 min) | ${m.loadavgAtStart[0]} at start, ${m.loadavgAtEnd[0]} at end |`)
   const busy = { ...report.busyAtStart, ...report.busyAtEnd }
   if (Object.keys(busy).length) out.push(`| compilers running | ${JSON.stringify(busy)} |`)
   out.push('')
 
   out.push(`#### Provider requests per fleet (median of ${opts.rounds} round${opts.rounds > 1 ? 's' : ''}; range when they differ)`, '')
-  out.push(`Each process: \`new Verifier({ issuer, audience, cache: { maxAge: '${opts.maxAgeS}s' }, revalidate: { endpoint, interval: '${opts.maxAgeS}s' }, shared?: { redis, secret${opts.timeoutMs ? `, timeout: '${opts.timeoutMs}ms'` : ''} } })\`` +
-    `${opts.timeoutMs ? '' : ' (shared.timeout at its default, 50 ms)'}, keys through discovery. ` +
-    `Cold start: every process verifies the same ${opts.tokens} tokens at once. Steady: each process verifies them again every ${PAUSE_MS} ms for ${opts.steadyMs / 1000} s ` +
-    `(about ${Math.round(opts.steadyMs / 1000 / opts.maxAgeS)} key and answer lifetimes); JWKS requests include the conditional ones (answered 304).`, '')
-  out.push('| N | shared | cold: discovery | cold: JWKS | cold: validation calls | steady: discovery | steady: JWKS | of which 304 | steady: validation calls | Redis commands | failed verifications |')
+  out.push(
+    `Each process: \`new Verifier({ issuer, audience, cache: { maxAge: '${opts.maxAgeS}s' }, revalidate: { endpoint, interval: '${opts.maxAgeS}s' }, shared?: { redis, secret${opts.timeoutMs ? `, timeout: '${opts.timeoutMs}ms'` : ''} } })\`` +
+      `${opts.timeoutMs ? '' : ' (shared.timeout at its default, 50 ms)'}, keys through discovery. ` +
+      `Cold start: every process verifies the same ${opts.tokens} tokens at once. Steady: each process verifies them again every ${PAUSE_MS} ms for ${opts.steadyMs / 1000} s ` +
+      `(about ${Math.round(opts.steadyMs / 1000 / opts.maxAgeS)} key and answer lifetimes); JWKS requests include the conditional ones (answered 304).`,
+    ''
+  )
+  out.push(
+    '| N | shared | cold: discovery | cold: JWKS | cold: validation calls | steady: discovery | steady: JWKS | of which 304 | steady: validation calls | Redis commands | failed verifications |'
+  )
   out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const r of report.fleet) {
-    out.push(`| ${r.n} | ${r.shared ? 'yes' : 'no'} | ${cell(r.cold.discovery)} | ${cell(r.cold.jwks)} | ${cell(r.cold.validation)} | ` +
-      `${cell(r.steady.discovery)} | ${cell(r.steady.jwks)} | ${cell(r.steady.conditional)} | ${cell(r.steady.validation)} | ${r.shared ? cell(r.redisCommands) : '—'} | ${r.failed} |`)
+    out.push(
+      `| ${r.n} | ${r.shared ? 'yes' : 'no'} | ${cell(r.cold.discovery)} | ${cell(r.cold.jwks)} | ${cell(r.cold.validation)} | ` +
+        `${cell(r.steady.discovery)} | ${cell(r.steady.jwks)} | ${cell(r.steady.conditional)} | ${cell(r.steady.validation)} | ${r.shared ? cell(r.redisCommands) : '—'} | ${r.failed} |`
+    )
   }
   out.push('')
   out.push('Verification latency, all processes together (ms; a cold start waits for the provider, or for the process that asks it):', '')
   out.push('| N | shared | cold: slowest verification | steady: p99 | steady: slowest |')
   out.push('|---:|---|---:|---:|---:|')
   for (const r of report.fleet) {
-    out.push(`| ${r.n} | ${r.shared ? 'yes' : 'no'} | ${cell(r.cold.slowestMs)} | ${cell(r.steady.p99Ms, 1)} | ${cell(r.steady.slowestMs)} |`)
+    out.push(
+      `| ${r.n} | ${r.shared ? 'yes' : 'no'} | ${cell(r.cold.slowestMs)} | ${cell(r.steady.p99Ms, 1)} | ${cell(r.steady.slowestMs)} |`
+    )
   }
   out.push('')
   out.push('N = 1 without `shared` is what one process asks for; without `shared` a fleet asks N times that.', '')
   const shared = report.fleet.filter((r) => r.shared)
   if (shared.length) {
-    out.push('Shared-tier counters summed over the fleet (median): ' + shared.map((r) =>
-      `N=${r.n}: ${['sharedHits', 'sharedMisses', 'sharedErrors', 'lockWaits', 'fetches'].map((k) => `${k} ${r.stats[k].median}`).join(', ')}`).join('; ') + '.')
+    out.push(
+      'Shared-tier counters summed over the fleet (median): ' +
+        shared
+          .map(
+            (r) =>
+              `N=${r.n}: ${['sharedHits', 'sharedMisses', 'sharedErrors', 'lockWaits', 'fetches'].map((k) => `${k} ${r.stats[k].median}`).join(', ')}`
+          )
+          .join('; ') +
+        '.'
+    )
     const events = [...new Set(shared.flatMap((r) => r.sharedEvents))]
     out.push(events.length ? `Shared-tier events: ${events.join(', ')}.` : 'No shared-tier warning or info event (Redis stayed up).')
     out.push('')
   }
-  for (const r of report.fleet.filter((x) => x.firstFailure)) out.push(`**Failed verifications** N=${r.n} shared=${r.shared}: ${r.firstFailure}`, '')
+  for (const r of report.fleet.filter((x) => x.firstFailure))
+    out.push(`**Failed verifications** N=${r.n} shared=${r.shared}: ${r.firstFailure}`, '')
 
   out.push(`#### Hot path: one process, keys cached (RS256, medians of ${opts.pairs} pairs of cells)`, '')
-  out.push('| workload | without shared | with shared | with / without: median of pairs (range) | p50 without / with | Redis commands while measured |')
+  out.push(
+    '| workload | without shared | with shared | with / without: median of pairs (range) | p50 without / with | Redis commands while measured |'
+  )
   out.push('|---|---:|---:|---:|---:|---:|')
   for (const h of report.hot) {
     const lo = Math.min(...h.pairRatios)
     const hi = Math.max(...h.pairRatios)
-    out.push(`| ${h.label} | ${fmtOps(h.plain.opsPerSec)}/s | ${fmtOps(h.shared.opsPerSec)}/s | ${h.ratio.toFixed(2)}× (${lo.toFixed(2)}–${hi.toFixed(2)}) | ` +
-      `${h.plain.p50us.toFixed(1)} / ${h.shared.p50us.toFixed(1)} µs | ${h.redisCommands} |`)
+    out.push(
+      `| ${h.label} | ${fmtOps(h.plain.opsPerSec)}/s | ${fmtOps(h.shared.opsPerSec)}/s | ${h.ratio.toFixed(2)}× (${lo.toFixed(2)}–${hi.toFixed(2)}) | ` +
+        `${h.plain.p50us.toFixed(1)} / ${h.shared.p50us.toFixed(1)} µs | ${h.redisCommands} |`
+    )
   }
   out.push('')
-  out.push(`Cells of ${opts.warmupMs} ms warm-up (${opts.rewarmMs} ms later) + ${opts.measureMs} ms measured, the two rows of a pair back to back, alternating which goes first; ` +
-    `other processes used a median ${median(report.hot.map((h) => h.otherCpuPct)).toFixed(0)}% of a core meanwhile.`)
+  out.push(
+    `Cells of ${opts.warmupMs} ms warm-up (${opts.rewarmMs} ms later) + ${opts.measureMs} ms measured, the two rows of a pair back to back, alternating which goes first; ` +
+      `other processes used a median ${median(report.hot.map((h) => h.otherCpuPct)).toFixed(0)}% of a core meanwhile.`
+  )
   return out.join('\n') + '\n'
 }
 
-function updateDoc (markdown) {
+function updateDoc(markdown) {
   const doc = fs.readFileSync(DOC, 'utf8')
   const a = doc.indexOf(START)
   const b = doc.indexOf(END)
@@ -318,7 +364,7 @@ function updateDoc (markdown) {
 
 // ---------------------------------------------------------------- main
 
-async function main () {
+async function main() {
   let opts
   try {
     opts = parseArgs(process.argv.slice(2))
@@ -334,7 +380,9 @@ async function main () {
   const busyAtStart = busyProcesses()
   if (Object.keys(busyAtStart).length) log(`warning: compilers running (${JSON.stringify(busyAtStart)}): numbers may be skewed`)
   const loadavgAtStart = os.loadavg().map((x) => +x.toFixed(2))
-  log(`jwks-verify fleet bench: sizes ${opts.sizes.join(', ')}, ${opts.rounds} round(s), steady ${opts.steadyMs / 1000} s, maxAge ${opts.maxAgeS} s, ${opts.tokens} tokens`)
+  log(
+    `jwks-verify fleet bench: sizes ${opts.sizes.join(', ')}, ${opts.rounds} round(s), steady ${opts.steadyMs / 1000} s, maxAge ${opts.maxAgeS} s, ${opts.tokens} tokens`
+  )
 
   const keys = generateKeys()
   const redis = await startRedis()
@@ -348,9 +396,11 @@ async function main () {
           const t0 = Date.now()
           const r = await fleetScenario({ n, shared, redis, keys, opts, prefix: `fleet-${round}-${n}` })
           runs.push(r)
-          log(`round ${round + 1}/${opts.rounds} N=${n} shared=${shared ? 'yes' : 'no'}: cold ${r.cold.discovery} discovery, ${r.cold.jwks} JWKS, ${r.cold.validation} validation ` +
-            `(slowest ${r.cold.slowestMs.toFixed(0)} ms); steady ${r.steady.jwks} JWKS, ${r.steady.validation} validation in ${r.steady.seconds.toFixed(1)} s; ` +
-            `${r.cold.failed + r.steady.failed} failed; ${((Date.now() - t0) / 1000).toFixed(0)} s`)
+          log(
+            `round ${round + 1}/${opts.rounds} N=${n} shared=${shared ? 'yes' : 'no'}: cold ${r.cold.discovery} discovery, ${r.cold.jwks} JWKS, ${r.cold.validation} validation ` +
+              `(slowest ${r.cold.slowestMs.toFixed(0)} ms); steady ${r.steady.jwks} JWKS, ${r.steady.validation} validation in ${r.steady.seconds.toFixed(1)} s; ` +
+              `${r.cold.failed + r.steady.failed} failed; ${((Date.now() - t0) / 1000).toFixed(0)} s`
+          )
           await sleep(200)
         }
       }

@@ -16,7 +16,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url))
  * documents them). Returns `{ flags, num(name, dflt), list(name) }`: a positive number, a
  * comma-separated list (null when absent). Throws on anything else.
  */
-export function readFlags (argv, known, script) {
+export function readFlags(argv, known, script) {
   const flags = {}
   for (const arg of argv) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)
@@ -30,14 +30,23 @@ export function readFlags (argv, known, script) {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`)
     return n
   }
-  const list = (name) => typeof flags[name] === 'string' ? flags[name].split(',').map((s) => s.trim()).filter(Boolean) : null
+  const list = (name) =>
+    typeof flags[name] === 'string'
+      ? flags[name]
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : null
   return { flags, num, list }
 }
 
-export function machine () {
+export function machine() {
   let cpuModel = 'unknown'
   try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'))
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'))
     if (line) cpuModel = line.split(':').slice(1).join(':').trim()
   } catch {}
   return {
@@ -51,11 +60,15 @@ export function machine () {
 }
 
 /** Compilers running beside us (the lead's cargo builds) would skew the numbers: note them. */
-export function busyProcesses () {
+export function busyProcesses() {
   const names = new Set(['rustc', 'cargo', 'cc1', 'cc1plus', 'ld', 'ld.lld', 'lld', 'rust-lld'])
   const seen = {}
   let dirs = []
-  try { dirs = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)) } catch { return seen }
+  try {
+    dirs = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))
+  } catch {
+    return seen
+  }
   for (const pid of dirs) {
     try {
       const comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
@@ -66,7 +79,7 @@ export function busyProcesses () {
 }
 
 /** Section names of a 64-bit little-endian ELF file (null for anything else). */
-function elfSectionNames (buf) {
+function elfSectionNames(buf) {
   if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) return null
   const shoff = Number(buf.readBigUInt64LE(0x28))
   const shentsize = buf.readUInt16LE(0x3a)
@@ -84,19 +97,28 @@ function elfSectionNames (buf) {
 }
 
 /** Which addon binary the run loads, and whether it looks like a debug build (numbers meaningless). */
-export function addonInfo () {
+export function addonInfo() {
   if (!fs.existsSync(ADDON_ENTRY)) return { built: false }
   const dir = path.dirname(ADDON_ENTRY)
-  const binary = fs.readdirSync(dir).filter((f) => f.endsWith('.node')).map((f) => path.join(dir, f))
+  const binary = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.node'))
+    .map((f) => path.join(dir, f))
     .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]
   if (!binary) return { built: true, binary: null }
   const st = fs.statSync(binary)
   // A release build (profile: strip = "symbols") has no DWARF; `napi build` without --release does.
   const debugInfo = elfSectionNames(fs.readFileSync(binary))?.includes('.debug_info') ?? null
-  return { built: true, binary: path.relative(ROOT, binary), sizeMB: +(st.size / 2 ** 20).toFixed(1), builtAt: st.mtime.toISOString(), debugInfo }
+  return {
+    built: true,
+    binary: path.relative(ROOT, binary),
+    sizeMB: +(st.size / 2 ** 20).toFixed(1),
+    builtAt: st.mtime.toISOString(),
+    debugInfo
+  }
 }
 
-export function startWorker (peer) {
+export function startWorker(peer) {
   const child = fork(path.join(HERE, 'worker.mjs'), [], {
     execArgv: ['--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
@@ -119,7 +141,7 @@ export function startWorker (peer) {
     peer,
     child,
     /** One request; a worker that does not answer in time is killed (a hung verify must not hang the run). */
-    call (msg, timeoutMs = 60_000) {
+    call(msg, timeoutMs = 60_000) {
       if (exited) return Promise.reject(new Error(exited))
       const id = ++seq
       return new Promise((resolve, reject) => {
@@ -129,19 +151,29 @@ export function startWorker (peer) {
           child.kill('SIGKILL')
         }, timeoutMs)
         pending.set(id, {
-          resolve: (v) => { clearTimeout(timer); resolve(v) },
-          reject: (e) => { clearTimeout(timer); reject(e) }
+          resolve: (v) => {
+            clearTimeout(timer)
+            resolve(v)
+          },
+          reject: (e) => {
+            clearTimeout(timer)
+            reject(e)
+          }
         })
         child.send({ ...msg, id })
       })
     },
-    async stop () {
+    async stop() {
       let info = null
       if (!exited) {
-        try { info = await this.call({ type: 'close' }, 10_000) } catch {}
-        try { child.disconnect() } catch {}
+        try {
+          info = await this.call({ type: 'close' }, 10_000)
+        } catch {}
+        try {
+          child.disconnect()
+        } catch {}
       }
-      await new Promise((resolve) => exited ? resolve() : child.once('exit', resolve))
+      await new Promise((resolve) => (exited ? resolve() : child.once('exit', resolve)))
       return info
     }
   }
@@ -154,4 +186,4 @@ export const median = (xs) => {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
 }
 
-export const fmtOps = (n) => n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : n >= 1e3 ? (n / 1e3).toFixed(1) + 'k' : n.toFixed(0)
+export const fmtOps = (n) => (n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : n >= 1e3 ? (n / 1e3).toFixed(1) + 'k' : n.toFixed(0))

@@ -21,7 +21,7 @@ export const VALIDATION_COUNT_PATH = '/bench/validation-requests'
  *   total: () => number, validateUrl: string, validationCountUrl: string, validations: () => number,
  *   revoke: (token: string) => void, close: () => Promise<void> }>}
  */
-export async function startJwksServer ({ jwks, port = 0 }) {
+export async function startJwksServer({ jwks, port = 0 }) {
   const body = Buffer.from(JSON.stringify(jwks))
   const etag = '"' + createHash('sha256').update(body).digest('base64url').slice(0, 16) + '"'
   const requests = Object.create(null)
@@ -88,10 +88,13 @@ export async function startJwksServer ({ jwks, port = 0 }) {
     validateUrl: origin + VALIDATE_PATH,
     validationCountUrl: origin + VALIDATION_COUNT_PATH,
     validations: () => validations,
-    revoke: (token) => { revoked.add(token) },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections?.()
-      server.close(() => resolve())
-    })
+    revoke: (token) => {
+      revoked.add(token)
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections?.()
+        server.close(() => resolve())
+      })
   }
 }

@@ -23,7 +23,7 @@ const mem = () => {
   return { rss: m.rss / 2 ** 20, heapUsed: m.heapUsed / 2 ** 20, external: m.external / 2 ** 20 }
 }
 
-async function pass (v, pool) {
+async function pass(v, pool) {
   let next = 0
   const lane = async () => {
     while (next < pool.length) {
@@ -34,7 +34,7 @@ async function pass (v, pool) {
   await Promise.all(Array.from({ length: 64 }, lane))
 }
 
-async function main () {
+async function main() {
   const all = JSON.parse(fs.readFileSync(tokensFile, 'utf8'))
   const { outside, pool } = all.RS256
   const { Verifier } = require(ADDON_ENTRY)

@@ -35,7 +35,7 @@ const jose = {
   algs: ALL,
   missing: {},
   note: 'createRemoteJWKSet + jwtVerify',
-  async create ({ issuer, audience, jwksUri, algorithms }) {
+  async create({ issuer, audience, jwksUri, algorithms }) {
     const { createRemoteJWKSet, jwtVerify } = await import('jose')
     const JWKS = createRemoteJWKSet(new URL(jwksUri))
     const options = { issuer, audience, algorithms }
@@ -44,15 +44,17 @@ const jose = {
   }
 }
 
-function fastJwt (cache) {
+function fastJwt(cache) {
   return {
     id: cache ? 'fast-jwt-cache' : 'fast-jwt',
     label: cache ? 'fast-jwt 6 + get-jwks (cache: true)' : 'fast-jwt 6 + get-jwks',
     kind: 'async',
     algs: ['RS256', 'ES256'],
     missing: { EdDSA: 'get-jwks turns JWKs into PEM with jwk-to-pem, which has no OKP (Ed25519) keys' },
-    note: cache ? 'createVerifier({ key: async getJwks.getPublicKey, cache: true }) (LRU of 1000 verified tokens)' : 'createVerifier({ key: async getJwks.getPublicKey })',
-    async create ({ issuer, audience, algorithms }) {
+    note: cache
+      ? 'createVerifier({ key: async getJwks.getPublicKey, cache: true }) (LRU of 1000 verified tokens)'
+      : 'createVerifier({ key: async getJwks.getPublicKey })',
+    async create({ issuer, audience, algorithms }) {
       const { createVerifier } = require('fast-jwt')
       const buildGetJwks = require('get-jwks')
       // get-jwks derives `${iss}/.well-known/jwks.json`; the whitelist keeps a forged `iss` from choosing the URL.
@@ -76,17 +78,18 @@ const jsonwebtoken = {
   algs: ['RS256', 'ES256'],
   missing: { EdDSA: 'jsonwebtoken 9 has no EdDSA' },
   note: 'jwksClient({ cache: true }); jwt.verify(token, getKey) where getKey calls client.getSigningKey(kid)',
-  async create ({ issuer, audience, jwksUri, algorithms }) {
+  async create({ issuer, audience, jwksUri, algorithms }) {
     const jwt = require('jsonwebtoken')
     const jwksClient = require('jwks-rsa')
     const client = jwksClient({ jwksUri, cache: true })
     const getKey = (header, callback) => {
-      client.getSigningKey(header.kid, (err, key) => err ? callback(err) : callback(null, key.getPublicKey()))
+      client.getSigningKey(header.kid, (err, key) => (err ? callback(err) : callback(null, key.getPublicKey())))
     }
     const options = { algorithms: algorithms.filter((a) => a !== 'EdDSA'), issuer, audience }
-    const verify = (token) => new Promise((resolve, reject) => {
-      jwt.verify(token, getKey, options, (err, payload) => err ? reject(err) : resolve(payload))
-    })
+    const verify = (token) =>
+      new Promise((resolve, reject) => {
+        jwt.verify(token, getKey, options, (err, payload) => (err ? reject(err) : resolve(payload)))
+      })
     return { forAlg: () => verify, payloadOf: identity }
   }
 }
@@ -101,30 +104,29 @@ const awsJwtVerify = {
   // "http:" not supported". It accepts a custom Fetcher, so keys still come from jwksUri through
   // its own JWKS cache (kid lookup, penalty box); only the transport is plain http.
   note: 'JwtVerifier.create({ issuer, audience, jwksUri }) with SimpleJwksCache({ fetcher }) over http (its own fetcher is https-only)',
-  async create ({ issuer, audience, jwksUri }) {
+  async create({ issuer, audience, jwksUri }) {
     const { JwtVerifier } = require('aws-jwt-verify')
     const { SimpleJwksCache } = require('aws-jwt-verify/jwk')
     const fetcher = {
-      async fetch (uri) {
+      async fetch(uri) {
         const res = await fetch(uri)
         if (res.status !== 200) throw new Error(`JWKS status ${res.status}`)
         return res.arrayBuffer()
       }
     }
-    const verifier = JwtVerifier.create({ issuer, audience, jwksUri },
-      { jwksCache: new SimpleJwksCache({ fetcher }) })
+    const verifier = JwtVerifier.create({ issuer, audience, jwksUri }, { jwksCache: new SimpleJwksCache({ fetcher }) })
     const verify = (token) => verifier.verify(token)
     return { forAlg: () => verify, payloadOf: identity }
   }
 }
 
 /** KeyObjects by kid, built once from the JWKS the server publishes. */
-function staticKeys (jwks) {
+function staticKeys(jwks) {
   const byKid = new Map()
   for (const jwk of jwks.keys) byKid.set(jwk.kid, { alg: jwk.alg, key: crypto.createPublicKey({ key: jwk, format: 'jwk' }) })
   return byKid
 }
-function kidOfAlg (jwks, alg) {
+function kidOfAlg(jwks, alg) {
   return jwks.keys.find((k) => k.alg === alg).kid
 }
 
@@ -135,11 +137,11 @@ const nodeRs = {
   algs: ALL,
   missing: {},
   note: 'verify(token, pem, validation): no JWKS support, so the PEM is built once from the JWKS',
-  async create ({ issuer, audience, jwks }) {
+  async create({ issuer, audience, jwks }) {
     const { verify } = require('@node-rs/jsonwebtoken')
     const keys = staticKeys(jwks)
     return {
-      forAlg (alg) {
+      forAlg(alg) {
         const pem = keys.get(kidOfAlg(jwks, alg)).key.export({ type: 'spki', format: 'pem' })
         const validation = { aud: [audience], iss: [issuer], algorithms: [alg], leeway: 0, validateExp: true, validateNbf: true }
         return (token) => verify(token, pem, validation)
@@ -152,7 +154,7 @@ const nodeRs = {
 // ---- node:crypto reference: parse, verify with a pre-built KeyObject, check exp/nbf/iss/aud ----
 
 const HASH = { RS256: 'sha256', ES256: 'sha256', EdDSA: null }
-function referenceParts (token, keys, issuer, audience) {
+function referenceParts(token, keys, issuer, audience) {
   const first = token.indexOf('.')
   const second = token.indexOf('.', first + 1)
   if (first < 0 || second < 0 || token.indexOf('.', second + 1) >= 0) throw new Error('not a compact JWS')
@@ -182,17 +184,23 @@ const cryptoAsync = {
   algs: ALL,
   missing: {},
   note: 'reference: crypto.verify(..., callback) on the libuv pool, claims checked in JS',
-  async create ({ issuer, audience, jwks }) {
+  async create({ issuer, audience, jwks }) {
     const keys = staticKeys(jwks)
-    const verify = (token) => new Promise((resolve, reject) => {
-      let p
-      try { p = referenceParts(token, keys, issuer, audience) } catch (err) { reject(err); return }
-      crypto.verify(p.hash, p.data, p.key, p.signature, (err, ok) => {
-        if (err) reject(err)
-        else if (!ok) reject(new Error('signature verification failed'))
-        else resolve(p.payload)
+    const verify = (token) =>
+      new Promise((resolve, reject) => {
+        let p
+        try {
+          p = referenceParts(token, keys, issuer, audience)
+        } catch (err) {
+          reject(err)
+          return
+        }
+        crypto.verify(p.hash, p.data, p.key, p.signature, (err, ok) => {
+          if (err) reject(err)
+          else if (!ok) reject(new Error('signature verification failed'))
+          else resolve(p.payload)
+        })
       })
-    })
     return { forAlg: () => verify, payloadOf: identity }
   }
 }
@@ -204,7 +212,7 @@ const cryptoSync = {
   algs: ALL,
   missing: {},
   note: 'reference: crypto.verify(...) on the JS thread, claims checked in JS',
-  async create ({ issuer, audience, jwks }) {
+  async create({ issuer, audience, jwks }) {
     const keys = staticKeys(jwks)
     const verify = (token) => {
       const p = referenceParts(token, keys, issuer, audience)
@@ -226,12 +234,22 @@ const cryptoSync = {
 // bench/fleet.mjs compares it with the plain one on the hot path.
 export const REVALIDATE_INTERVAL = '1h'
 
-function jwksVerify ({ sync, tokenCache, revalidate = false, baseline = false, shared = false }) {
-  const suffix = (sync ? '-sync' : '') + (shared ? '-shared' : '') + (tokenCache ? '' : '-nocache') + (revalidate ? '-revalidate' : '') + (baseline ? '-baseline' : '')
+function jwksVerify({ sync, tokenCache, revalidate = false, baseline = false, shared = false }) {
+  const suffix =
+    (sync ? '-sync' : '') +
+    (shared ? '-shared' : '') +
+    (tokenCache ? '' : '-nocache') +
+    (revalidate ? '-revalidate' : '') +
+    (baseline ? '-baseline' : '')
   return {
     id: 'jwks-verify' + suffix,
-    label: 'jwks-verify ' + (sync ? 'verifySync' : 'verify') + (shared ? ' + shared' : '') + (tokenCache ? '' : ' (tokenCache: false)') +
-      (revalidate ? ' + revalidate (answers cached)' : '') + (baseline ? ' (baseline build)' : ''),
+    label:
+      'jwks-verify ' +
+      (sync ? 'verifySync' : 'verify') +
+      (shared ? ' + shared' : '') +
+      (tokenCache ? '' : ' (tokenCache: false)') +
+      (revalidate ? ' + revalidate (answers cached)' : '') +
+      (baseline ? ' (baseline build)' : ''),
     kind: sync ? 'sync' : 'async',
     algs: ALL,
     missing: {},
@@ -243,12 +261,13 @@ function jwksVerify ({ sync, tokenCache, revalidate = false, baseline = false, s
     // `revalidate` always: that pass caches the endpoint's answer for every token.
     primePool: tokenCache || revalidate,
     revalidate,
-    note: (sync ? 'await v.ready(); v.verifySync(token)' : 'await v.verify(token)') +
+    note:
+      (sync ? 'await v.ready(); v.verifySync(token)' : 'await v.verify(token)') +
       (tokenCache ? ' (default token cache, 10,000 entries)' : ' with tokenCache: false') +
       (revalidate ? `, revalidate: { endpoint, interval: '${REVALIDATE_INTERVAL}' }, every answer cached before timing` : '') +
       (shared ? ', shared: { redis, secret }' : '') +
       (baseline ? `, loaded from ${BASELINE_ENTRY}` : ''),
-    async create ({ issuer, audience, jwksUri, validateUrl, shared: sharedOptions }) {
+    async create({ issuer, audience, jwksUri, validateUrl, shared: sharedOptions }) {
       if (shared && !sharedOptions) throw new Error('this row needs ctx.shared (a Redis; see bench/fleet.mjs)')
       const { Verifier } = require(baseline ? BASELINE_ENTRY : ADDON_ENTRY)
       // One Verifier per algorithm, as for an application whose provider signs with that
@@ -260,21 +279,26 @@ function jwksVerify ({ sync, tokenCache, revalidate = false, baseline = false, s
         ...(shared ? { shared: sharedOptions } : {})
       }
       return {
-        async prepare (alg) {
+        async prepare(alg) {
           const v = new Verifier({ issuer, jwksUri, audience, ...extra })
           if (sync) await v.ready()
           verifiers.set(alg, v)
         },
-        forAlg (alg) {
+        forAlg(alg) {
           const v = verifiers.get(alg)
           return sync ? (token) => v.verifySync(token) : (token) => v.verify(token)
         },
         // verifySync never asks the endpoint (ERR_REVALIDATION_PENDING): the worker caches the
         // answers through the same Verifier's verify().
-        primer: (alg) => { const v = verifiers.get(alg); return (token) => v.verify(token) },
+        primer: (alg) => {
+          const v = verifiers.get(alg)
+          return (token) => v.verify(token)
+        },
         payloadOf: (r) => r.payload,
         stats: (alg) => verifiers.get(alg)?.stats(),
-        close: () => { for (const v of verifiers.values()) v.close() }
+        close: () => {
+          for (const v of verifiers.values()) v.close()
+        }
       }
     }
   }
@@ -291,7 +315,12 @@ export const PEERS = [
   cryptoSync,
   // Each jwks-verify row next to its twins (with `revalidate`; on the baseline build when one is
   // given), so the tables show them side by side and every round runs them one after the other.
-  ...[[false, true], [false, false], [true, true], [true, false]].flatMap(([sync, tokenCache]) => [
+  ...[
+    [false, true],
+    [false, false],
+    [true, true],
+    [true, false]
+  ].flatMap(([sync, tokenCache]) => [
     jwksVerify({ sync, tokenCache }),
     jwksVerify({ sync, tokenCache, revalidate: true }),
     ...(BASELINE_ENTRY ? [jwksVerify({ sync, tokenCache, baseline: true })] : [])
@@ -304,6 +333,6 @@ const SHARED_PEERS = [
   jwksVerify({ sync: false, tokenCache: false, shared: true })
 ]
 
-export function peerById (id) {
+export function peerById(id) {
   return PEERS.find((p) => p.id === id) || SHARED_PEERS.find((p) => p.id === id)
 }

@@ -24,20 +24,29 @@ const SET_NAME = { same: 'same token repeated', pool: 'distinct tokens' }
 export const workloadName = (w, poolSize) =>
   `${w.alg} · ${w.set === 'same' ? SET_NAME.same : `${SET_NAME.pool} (pool of ${poolSize.toLocaleString('en-US')})`} · ${w.conc} in flight`
 
-export const fmtOps = (n) => n == null ? '—' : n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : n >= 1e4 ? (n / 1e3).toFixed(1) + 'k' : n >= 1e3 ? (n / 1e3).toFixed(2) + 'k' : n.toFixed(0)
-const fmtRatio = (r) => r == null ? '—' : r.toFixed(2) + '×'
-const fmtUs = (us) => us == null ? '—' : us >= 10000 ? (us / 1000).toFixed(1) + ' ms' : us >= 100 ? us.toFixed(0) : us.toFixed(1)
-const fmtMs = (ms) => ms == null ? '—' : ms.toFixed(2)
-const fmtPct = (p) => p == null ? '—' : p.toFixed(0)
+export const fmtOps = (n) =>
+  n == null
+    ? '—'
+    : n >= 1e6
+      ? (n / 1e6).toFixed(2) + 'M'
+      : n >= 1e4
+        ? (n / 1e3).toFixed(1) + 'k'
+        : n >= 1e3
+          ? (n / 1e3).toFixed(2) + 'k'
+          : n.toFixed(0)
+const fmtRatio = (r) => (r == null ? '—' : r.toFixed(2) + '×')
+const fmtUs = (us) => (us == null ? '—' : us >= 10000 ? (us / 1000).toFixed(1) + ' ms' : us >= 100 ? us.toFixed(0) : us.toFixed(1))
+const fmtMs = (ms) => (ms == null ? '—' : ms.toFixed(2))
+const fmtPct = (p) => (p == null ? '—' : p.toFixed(0))
 const mb1 = (x) => (Math.abs(x) < 0.05 ? 0 : x).toFixed(1)
-const fmtMB = (mb) => mb == null ? '—' : mb.toFixed(0)
+const fmtMB = (mb) => (mb == null ? '—' : mb.toFixed(0))
 
-function find (report, peer, alg, set, conc) {
+function find(report, peer, alg, set, conc) {
   return report.results.find((r) => r.peer === peer && r.alg === alg && r.set === set && r.conc === conc)
 }
 
 /** What to print where a peer has no number: unsupported, not applicable, failed gate, not built. */
-function absent (report, peerId, w) {
+function absent(report, peerId, w) {
   const p = report.peers.find((x) => x.id === peerId)
   const g = p?.gate?.[w.alg]
   if (p && !p.available && peerId.startsWith('jwks-verify') && !report.addonBuilt) return '(not built)'
@@ -51,36 +60,58 @@ function absent (report, peerId, w) {
 }
 
 /** The whole report as markdown (stdout and bench/results/latest.md). */
-export function formatReport (report) {
-  return ['# jwks-verify benchmark results', '', runLine(report), warnings(report), summarySection(report, 2),
-    revalidationSection(report, 2), baselineSection(report, 2), detailsSection(report, 2), memorySection(report, 2), targetsSection(report, 2),
-    librariesSection(report, 2)].join('\n')
+export function formatReport(report) {
+  return [
+    '# jwks-verify benchmark results',
+    '',
+    runLine(report),
+    warnings(report),
+    summarySection(report, 2),
+    revalidationSection(report, 2),
+    baselineSection(report, 2),
+    detailsSection(report, 2),
+    memorySection(report, 2),
+    targetsSection(report, 2),
+    librariesSection(report, 2)
+  ].join('\n')
 }
 
 /** Date, machine and run parameters in one line. */
-export function runLine (report) {
+export function runLine(report) {
   const m = report.machine
   const o = report.options
-  return (`${report.date} · Node ${m.node} · ${m.nproc} CPUs (${m.cpuModel}) · ${m.memoryGB} GB · ${o.rounds} round(s), medians · ` +
-    `cells: ${o.warmupMs} ms warm-up (${o.rewarmMs} ms in later rounds) + ${o.measureMs} ms measured · ${report.durationS} s in all`)
+  return (
+    `${report.date} · Node ${m.node} · ${m.nproc} CPUs (${m.cpuModel}) · ${m.memoryGB} GB · ${o.rounds} round(s), medians · ` +
+    `cells: ${o.warmupMs} ms warm-up (${o.rewarmMs} ms in later rounds) + ${o.measureMs} ms measured · ${report.durationS} s in all`
+  )
 }
 
 /** Busy machine, debug build, missing addon. */
-export function warnings (report) {
+export function warnings(report) {
   const out = []
   const cb = report.concurrentBuilds
   const when = [['at the start', cb.atStart], ...cb.perRound.map((b, i) => [`when round ${i + 1} began`, b]), ['at the end', cb.atEnd]]
-    .filter(([, b]) => Object.keys(b).length).map(([w, b]) => `${w} (${Object.keys(b).join(', ')})`)
+    .filter(([, b]) => Object.keys(b).length)
+    .map(([w, b]) => `${w} (${Object.keys(b).join(', ')})`)
   if (when.length) out.push('', `> Compilers were running ${when.join(', ')}: numbers may be skewed.`)
-  const other = report.results.map((r) => r.otherCpuPct).filter((x) => x != null).sort((a, b) => a - b)
+  const other = report.results
+    .map((r) => r.otherCpuPct)
+    .filter((x) => x != null)
+    .sort((a, b) => a - b)
   if (other.length) {
     const med = other[other.length >> 1]
     const max = other[other.length - 1]
-    out.push('', `Other processes used a median ${med.toFixed(0)}% of a core during the measured cells (worst cell ${max.toFixed(0)}%).` +
-      (med > 10 ? ' **The machine was busy: treat the numbers with care.**' : ''))
+    out.push(
+      '',
+      `Other processes used a median ${med.toFixed(0)}% of a core during the measured cells (worst cell ${max.toFixed(0)}%).` +
+        (med > 10 ? ' **The machine was busy: treat the numbers with care.**' : '')
+    )
   }
   if (report.addon?.debugInfo) {
-    out.push('', `> **The addon binary (${report.addon.binary}, ${report.addon.sizeMB} MB) carries debug info: probably a debug build, so the jwks-verify numbers understate a release build.**`)
+    out.push(
+      '',
+      `> **The addon binary (${report.addon.binary}, ${report.addon.sizeMB} MB) carries debug info: probably a debug build, so the jwks-verify numbers understate a release build.**`
+    )
   }
   if (!report.addonBuilt) {
     out.push('', '> **jwks-verify numbers missing: the addon was not built when this ran** (`npm run bench` builds it first).')
@@ -89,14 +120,14 @@ export function warnings (report) {
   return out.join('\n')
 }
 
-function workloads (report) {
+function workloads(report) {
   const wls = []
   for (const alg of report.options.algs) for (const set of ['same', 'pool']) for (const conc of [1, 64]) wls.push({ alg, set, conc })
   return wls
 }
 
 /** Ops/s and ratio to jose, one table per algorithm. `level` is the heading level. */
-export function summarySection (report, level) {
+export function summarySection(report, level) {
   const out = []
   const h = '#'.repeat(level)
   const peers = report.peers.map((p) => p.id)
@@ -128,7 +159,7 @@ const JV_ROWS = ['jwks-verify', 'jwks-verify-nocache', 'jwks-verify-sync', 'jwks
  * every round, so drift on the shared machine falls on both, and the median of these ratios is
  * steadier than the ratio of the two medians of the tables.
  */
-function twinPairs (report, suffix) {
+function twinPairs(report, suffix) {
   const pairs = []
   for (const w of workloads(report)) {
     for (const base of JV_ROWS) {
@@ -136,7 +167,10 @@ function twinPairs (report, suffix) {
       const twin = find(report, base + suffix, w.alg, w.set, w.conc)
       if (!row?.opsPerSec || !twin?.opsPerSec) continue
       const valid = (r) => r && !r.error && !r.errors
-      const perRound = row.rounds.map((r, i) => [r, twin.rounds[i]]).filter(([a, b]) => valid(a) && valid(b)).map(([a, b]) => b.opsPerSec / a.opsPerSec)
+      const perRound = row.rounds
+        .map((r, i) => [r, twin.rounds[i]])
+        .filter(([a, b]) => valid(a) && valid(b))
+        .map(([a, b]) => b.opsPerSec / a.opsPerSec)
       if (perRound.length) pairs.push({ base, w, row, twin, perRound })
     }
   }
@@ -151,50 +185,61 @@ const roundsNote = (pairs) => {
 }
 
 /** What `revalidate` costs when every answer is cached: ops/s and p50 without and with, side by side. */
-export function revalidationSection (report, level) {
+export function revalidationSection(report, level) {
   const pairs = twinPairs(report, '-revalidate')
   const out = [`${'#'.repeat(level)} Revalidation: the same Verifier with and without \`revalidate\``, '']
-  if (!pairs.length) return out.concat('Not measured in this run (needs the jwks-verify rows and their `-revalidate` twins).', '').join('\n')
+  if (!pairs.length)
+    return out.concat('Not measured in this run (needs the jwks-verify rows and their `-revalidate` twins).', '').join('\n')
   const calling = report.results.flatMap((r) => r.rounds).filter((r) => r.endpointCalls > 0).length
-  out.push('Every answer of the validation endpoint is cached before timing; ' +
-    (calling ? `**${calling} cell(s) called the endpoint and were excluded**` : 'no cell called the endpoint') +
-    ` (${report.validationRequests ?? '?'} calls in the whole run, priming and correctness gate included). ` +
-    `"with ÷ without" is the median of the per-round ratios (${roundsNote(pairs)} rounds); ops/s are the medians of the tables above.`, '')
+  out.push(
+    'Every answer of the validation endpoint is cached before timing; ' +
+      (calling ? `**${calling} cell(s) called the endpoint and were excluded**` : 'no cell called the endpoint') +
+      ` (${report.validationRequests ?? '?'} calls in the whole run, priming and correctness gate included). ` +
+      `"with ÷ without" is the median of the per-round ratios (${roundsNote(pairs)} rounds); ops/s are the medians of the tables above.`,
+    ''
+  )
   out.push('| row | workload | without | with revalidate | with ÷ without | p50 µs without / with |', '|---|---|---:|---:|---:|---:|')
   for (const p of pairs) {
-    out.push(`| ${label(p.base)} | ${pairWorkload(p)} | ${fmtOps(p.row.opsPerSec)} | ${fmtOps(p.twin.opsPerSec)} | ` +
-      `${fmtRatio(median(p.perRound))} | ${fmtUs(p.row.p50us)} / ${fmtUs(p.twin.p50us)} |`)
+    out.push(
+      `| ${label(p.base)} | ${pairWorkload(p)} | ${fmtOps(p.row.opsPerSec)} | ${fmtOps(p.twin.opsPerSec)} | ` +
+        `${fmtRatio(median(p.perRound))} | ${fmtUs(p.row.p50us)} / ${fmtUs(p.twin.p50us)} |`
+    )
   }
   out.push('')
   return out.join('\n')
 }
 
 /** This build against the baseline build (JWKS_VERIFY_BENCH_BASELINE), row by row; nothing when there is none. */
-export function baselineSection (report, level) {
+export function baselineSection(report, level) {
   const pairs = twinPairs(report, '-baseline')
   if (!pairs.length) return ''
   const out = [`${'#'.repeat(level)} This build against the baseline build`, '']
   out.push(`"this ÷ baseline" is the median of the per-round ratios (${roundsNote(pairs)} rounds).`, '')
   out.push('| row | workload | baseline build | this build | this ÷ baseline | p50 µs baseline / this |', '|---|---|---:|---:|---:|---:|')
   for (const p of pairs) {
-    out.push(`| ${label(p.base)} | ${pairWorkload(p)} | ${fmtOps(p.twin.opsPerSec)} | ${fmtOps(p.row.opsPerSec)} | ` +
-      `${fmtRatio(median(p.perRound.map((r) => 1 / r)))} | ${fmtUs(p.twin.p50us)} / ${fmtUs(p.row.p50us)} |`)
+    out.push(
+      `| ${label(p.base)} | ${pairWorkload(p)} | ${fmtOps(p.twin.opsPerSec)} | ${fmtOps(p.row.opsPerSec)} | ` +
+        `${fmtRatio(median(p.perRound.map((r) => 1 / r)))} | ${fmtUs(p.twin.p50us)} / ${fmtUs(p.row.p50us)} |`
+    )
   }
   out.push('')
   return out.join('\n')
 }
 
 /** One table per workload with latency, event-loop delay, CPU and RSS. */
-export function detailsSection (report, level) {
+export function detailsSection(report, level) {
   const out = []
   const h = '#'.repeat(level)
   const o = report.options
   const peers = report.peers.map((p) => p.id)
   out.push(`${h} Details per workload`, '')
-  out.push('Latency is per verification call (µs; at 64 in flight it includes waiting behind the other 63). ' +
-    'Event-loop p99 comes from `monitorEventLoopDelay` with a 1 ms resolution (an idle loop reads about 1.1 ms). ' +
-    'CPU is process CPU time over wall time (100% = one core; work on the libuv pool or Rust threads counts too). ' +
-    'Peak RSS is the worker process\'s highest RSS during the measured cells. For jwks-verify, "hits" is the token-cache hit rate.', '')
+  out.push(
+    'Latency is per verification call (µs; at 64 in flight it includes waiting behind the other 63). ' +
+      'Event-loop p99 comes from `monitorEventLoopDelay` with a 1 ms resolution (an idle loop reads about 1.1 ms). ' +
+      'CPU is process CPU time over wall time (100% = one core; work on the libuv pool or Rust threads counts too). ' +
+      'Peak RSS is the worker process\'s highest RSS during the measured cells. For jwks-verify, "hits" is the token-cache hit rate.',
+    ''
+  )
   for (const w of workloads(report)) {
     const rows = []
     for (const id of peers) {
@@ -209,8 +254,10 @@ export function detailsSection (report, level) {
       if (r.tokenCacheHitRate != null) notes.push(`hits ${(r.tokenCacheHitRate * 100).toFixed(0)}%`)
       if (r.n < o.rounds) notes.push(`${r.n}/${o.rounds} rounds valid`)
       if (r.otherCpuPct > 25) notes.push(`noisy (others ${r.otherCpuPct.toFixed(0)}% CPU)`)
-      rows.push(`| ${label(id)} | ${fmtOps(r.opsPerSec)} | ${fmtRatio(r.ratioToJose)} | ${fmtUs(r.p50us)} | ${fmtUs(r.p99us)} | ` +
-        `${fmtMs(r.eldP99ms)} | ${fmtPct(r.cpuPct)} | ${fmtMB(r.peakRssMB)} | ${notes.join(', ')} |`)
+      rows.push(
+        `| ${label(id)} | ${fmtOps(r.opsPerSec)} | ${fmtRatio(r.ratioToJose)} | ${fmtUs(r.p50us)} | ${fmtUs(r.p99us)} | ` +
+          `${fmtMs(r.eldP99ms)} | ${fmtPct(r.cpuPct)} | ${fmtMB(r.peakRssMB)} | ${notes.join(', ')} |`
+      )
     }
     if (!rows.some((r) => /\| [\d.]+[kM]? \|/.test(r))) continue
     out.push(`${h}# ${workloadName(w, o.poolSize)}`, '')
@@ -222,7 +269,7 @@ export function detailsSection (report, level) {
 }
 
 /** RSS of a Verifier holding 10,000 cached verifications. */
-export function memorySection (report, level) {
+export function memorySection(report, level) {
   const out = []
   out.push(`${'#'.repeat(level)} Memory: a Verifier holding cached verifications`, '')
   const mem = report.memory
@@ -231,55 +278,68 @@ export function memorySection (report, level) {
   } else if (mem.error) {
     out.push(`Not measured: ${mem.error}`, '')
   } else {
-    out.push(`| Verifier | RSS growth after verifying ${mem.cached.tokens.toLocaleString('en-US')} distinct RS256 tokens | heap growth | second pass token-cache hits |`)
+    out.push(
+      `| Verifier | RSS growth after verifying ${mem.cached.tokens.toLocaleString('en-US')} distinct RS256 tokens | heap growth | second pass token-cache hits |`
+    )
     out.push('|---|---:|---:|---:|')
     for (const r of [mem.cached, mem.uncached]) {
-      out.push(`| ${r.mode === 'cached' ? 'default (tokenCache 10,000)' : 'tokenCache: false'} | ${mb1(r.rssDeltaMB)} MB | ${mb1(r.heapDeltaMB)} MB | ${r.secondPassHits.toLocaleString('en-US')} |`)
+      out.push(
+        `| ${r.mode === 'cached' ? 'default (tokenCache 10,000)' : 'tokenCache: false'} | ${mb1(r.rssDeltaMB)} MB | ${mb1(r.heapDeltaMB)} MB | ${r.secondPassHits.toLocaleString('en-US')} |`
+      )
     }
-    out.push('', `Medians of three probes each (separate processes, \`--expose-gc\`, RSS after collecting garbage). ` +
-      `The cache's own share (difference): ${mem.rssCacheOnlyMB.toFixed(1)} MB.`, '')
+    out.push(
+      '',
+      `Medians of three probes each (separate processes, \`--expose-gc\`, RSS after collecting garbage). ` +
+        `The cache's own share (difference): ${mem.rssCacheOnlyMB.toFixed(1)} MB.`,
+      ''
+    )
   }
   return out.join('\n')
 }
 
 /** Met / missed per target. */
-export function targetsSection (report, level) {
+export function targetsSection(report, level) {
   const out = []
   out.push(`${'#'.repeat(level)} Targets`, '')
   out.push('| target | measured | result |', '|---|---|---|')
-  for (const t of report.targets) out.push(`| ${t.target} | ${t.measured} | ${t.status === 'met' ? '**met**' : t.status === 'missed' ? '**missed**' : t.status} |`)
+  for (const t of report.targets)
+    out.push(`| ${t.target} | ${t.measured} | ${t.status === 'met' ? '**met**' : t.status === 'missed' ? '**missed**' : t.status} |`)
   out.push('')
   return out.join('\n')
 }
 
 /** How each library was called, its correctness gate and process peak RSS. */
-export function librariesSection (report, level) {
+export function librariesSection(report, level) {
   const out = []
   out.push(`${'#'.repeat(level)} Libraries and how they were called`, '')
   for (const p of report.peers) {
     const notBuilt = !p.available && p.id.startsWith('jwks-verify') && !report.addonBuilt
     const gates = notBuilt
       ? ['not built in this run']
-      : Object.entries(p.gate || {}).filter(([, g]) => !g.ok).map(([alg, g]) => `${alg}: ${g.unsupported ? '—' : 'FAILED'} (${g.reason})`)
-    out.push(`- ${label(p.id)}: ${p.note}${gates.length ? ' · ' + gates.join('; ') : ''}${p.maxRssMB ? ` · process peak RSS ${p.maxRssMB.toFixed(0)} MB` : ''}`)
+      : Object.entries(p.gate || {})
+          .filter(([, g]) => !g.ok)
+          .map(([alg, g]) => `${alg}: ${g.unsupported ? '—' : 'FAILED'} (${g.reason})`)
+    out.push(
+      `- ${label(p.id)}: ${p.note}${gates.length ? ' · ' + gates.join('; ') : ''}${p.maxRssMB ? ` · process peak RSS ${p.maxRssMB.toFixed(0)} MB` : ''}`
+    )
   }
   out.push('', `JWKS server requests by User-Agent over the whole run: ${JSON.stringify(report.jwksServerRequests)}`, '')
   return out.join('\n')
 }
 
-function median (xs) {
+function median(xs) {
   const v = [...xs].sort((a, b) => a - b)
   const mid = v.length >> 1
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
 }
 
-function gateReason (report, id, alg) {
+function gateReason(report, id, alg) {
   const g = report.peers.find((p) => p.id === id)?.gate?.[alg]
   return g && !g.ok ? String(g.reason).slice(0, 100) : ''
 }
 
 /** The targets from the issue, evaluated on this run's medians. */
-export function evaluateTargets (report) {
+export function evaluateTargets(report) {
   const t = []
   const get = (peer, alg, set, conc) => {
     const r = find(report, peer, alg, set, conc)
@@ -295,11 +355,15 @@ export function evaluateTargets (report) {
     const jose = get('jose', alg, 'pool', 64)
     const nc = get('jwks-verify-nocache', alg, 'pool', 64)
     const dflt = get('jwks-verify', alg, 'pool', 64)
-    if (!jose || !nc) { na(target, 'not measured'); continue }
+    if (!jose || !nc) {
+      na(target, 'not measured')
+      continue
+    }
     const ratio = nc.opsPerSec / jose.opsPerSec
     t.push({
       target,
-      measured: `${ratio.toFixed(2)}× without token cache (${fmtOps(nc.opsPerSec)} vs ${fmtOps(jose.opsPerSec)})` +
+      measured:
+        `${ratio.toFixed(2)}× without token cache (${fmtOps(nc.opsPerSec)} vs ${fmtOps(jose.opsPerSec)})` +
         (dflt ? `; ${(dflt.opsPerSec / jose.opsPerSec).toFixed(2)}× with the default cache` : ''),
       status: ratio >= 2.0 ? 'met' : 'missed',
       value: ratio
@@ -316,9 +380,17 @@ export function evaluateTargets (report) {
       na(target, g?.unsupported ? `fast-jwt + get-jwks cannot verify ${alg}` : 'not measured')
       continue
     }
-    if (!jv) { na(target, 'not measured'); continue }
+    if (!jv) {
+      na(target, 'not measured')
+      continue
+    }
     const ratio = jv.opsPerSec / fj.opsPerSec
-    t.push({ target, measured: `${ratio.toFixed(2)}× (${fmtOps(jv.opsPerSec)} vs ${fmtOps(fj.opsPerSec)})`, status: ratio >= 1.0 ? 'met' : 'missed', value: ratio })
+    t.push({
+      target,
+      measured: `${ratio.toFixed(2)}× (${fmtOps(jv.opsPerSec)} vs ${fmtOps(fj.opsPerSec)})`,
+      status: ratio >= 1.0 ? 'met' : 'missed',
+      value: ratio
+    })
   }
 
   // 3. 1 in flight: p50 at or below jose's.  4. 64 in flight: event-loop p99 at or below jose's.
@@ -331,7 +403,13 @@ export function evaluateTargets (report) {
       const jose = get('jose', alg, set, 1)
       const jv = get(id, alg, set, 1)
       if (!jose || !jv) na(target, 'not measured')
-      else t.push({ target, measured: `${fmtUs(jv.p50us)} µs vs ${fmtUs(jose.p50us)} µs`, status: jv.p50us <= jose.p50us ? 'met' : 'missed', value: jv.p50us / jose.p50us })
+      else
+        t.push({
+          target,
+          measured: `${fmtUs(jv.p50us)} µs vs ${fmtUs(jose.p50us)} µs`,
+          status: jv.p50us <= jose.p50us ? 'met' : 'missed',
+          value: jv.p50us / jose.p50us
+        })
     }
   }
   for (const alg of algs) {
@@ -342,7 +420,13 @@ export function evaluateTargets (report) {
       const jose = get('jose', alg, set, 64)
       const jv = get(id, alg, set, 64)
       if (!jose || !jv) na(target, 'not measured')
-      else t.push({ target, measured: `${fmtMs(jv.eldP99ms)} ms vs ${fmtMs(jose.eldP99ms)} ms`, status: jv.eldP99ms <= jose.eldP99ms ? 'met' : 'missed', value: jv.eldP99ms / jose.eldP99ms })
+      else
+        t.push({
+          target,
+          measured: `${fmtMs(jv.eldP99ms)} ms vs ${fmtMs(jose.eldP99ms)} ms`,
+          status: jv.eldP99ms <= jose.eldP99ms ? 'met' : 'missed',
+          value: jv.eldP99ms / jose.eldP99ms
+        })
     }
   }
 
@@ -358,7 +442,9 @@ export function evaluateTargets (report) {
       const ratio = jv.opsPerSec / c.opsPerSec
       t.push({
         target,
-        measured: `${ratio.toFixed(2)}× (${fmtOps(jv.opsPerSec)} vs ${fmtOps(c.opsPerSec)})` + (jvc ? `; ${fmtOps(jvc.opsPerSec)} with the default token cache` : ''),
+        measured:
+          `${ratio.toFixed(2)}× (${fmtOps(jv.opsPerSec)} vs ${fmtOps(c.opsPerSec)})` +
+          (jvc ? `; ${fmtOps(jvc.opsPerSec)} with the default token cache` : ''),
         status: ratio >= 1.0 ? 'met' : 'missed',
         value: ratio
       })
@@ -371,17 +457,23 @@ export function evaluateTargets (report) {
   const twinTarget = (suffix, target, threshold, invert) => {
     for (const alg of algs) {
       const pairs = twinPairs(report, suffix).filter((p) => p.w.alg === alg)
-      if (!pairs.length) { if (suffix === '-revalidate') na(`${alg}, ${target}`, 'not measured'); continue }
+      if (!pairs.length) {
+        if (suffix === '-revalidate') na(`${alg}, ${target}`, 'not measured')
+        continue
+      }
       const ratios = pairs.map((p) => ({ p, ratio: median(invert ? p.perRound.map((r) => 1 / r) : p.perRound) }))
       const worst = ratios.reduce((a, b) => (b.ratio < a.ratio ? b : a))
       // p50 at 1 in flight moves far less than ops/s when other processes take the CPU.
-      const p50 = pairs.filter((p) => p.w.conc === 1).map((p) => {
-        const [before, after] = invert ? [p.twin.p50us, p.row.p50us] : [p.row.p50us, p.twin.p50us]
-        return `${pairName(p).replace(/, 1 in flight$/, '')} ${fmtUs(before)} → ${fmtUs(after)}`
-      })
+      const p50 = pairs
+        .filter((p) => p.w.conc === 1)
+        .map((p) => {
+          const [before, after] = invert ? [p.twin.p50us, p.row.p50us] : [p.row.p50us, p.twin.p50us]
+          return `${pairName(p).replace(/, 1 in flight$/, '')} ${fmtUs(before)} → ${fmtUs(after)}`
+        })
       t.push({
         target: `${alg}, ${target}`,
-        measured: `ops/s: worst ${fmtRatio(worst.ratio)} (${pairName(worst.p)}); median ${fmtRatio(median(ratios.map((r) => r.ratio)))} over ${pairs.length} rows` +
+        measured:
+          `ops/s: worst ${fmtRatio(worst.ratio)} (${pairName(worst.p)}); median ${fmtRatio(median(ratios.map((r) => r.ratio)))} over ${pairs.length} rows` +
           (p50.length ? `; p50 µs at 1 in flight: ${p50.join('; ')}` : ''),
         status: worst.ratio >= threshold ? 'met' : 'missed',
         value: worst.ratio
@@ -402,7 +494,8 @@ export function evaluateTargets (report) {
     const held = mem.rssCacheOnlyMB
     t.push({
       target,
-      measured: `${held.toFixed(1)} MB held by the cache (RSS growth ${mem.rssForCacheMB.toFixed(1)} MB with the cache, ` +
+      measured:
+        `${held.toFixed(1)} MB held by the cache (RSS growth ${mem.rssForCacheMB.toFixed(1)} MB with the cache, ` +
         `${mem.uncached.rssDeltaMB.toFixed(1)} MB for the same work without); second pass: ${mem.cached.secondPassHits.toLocaleString('en-US')} of ${mem.cached.tokens.toLocaleString('en-US')} were hits`,
       status: held <= 20 ? 'met' : 'missed',
       value: held

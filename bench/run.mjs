@@ -29,7 +29,7 @@ const RESULTS_DIR = path.join(HERE, 'results')
 
 class UsageError extends Error {}
 
-function parseArgs (argv) {
+function parseArgs(argv) {
   try {
     return parseFlags(argv)
   } catch (err) {
@@ -37,16 +37,14 @@ function parseArgs (argv) {
   }
 }
 
-function parseFlags (argv) {
+function parseFlags(argv) {
   const known = ['quick', 'only', 'alg', 'rounds', 'measure', 'warmup', 'pool', 'no-memory', 'docs']
   const { flags, num, list } = readFlags(argv, known, 'bench/run.mjs')
   const quick = flags.quick === true
   const algs = list('alg') || ALGS
   for (const a of algs) if (!ALGS.includes(a)) throw new Error(`--alg: ${a} is not one of ${ALGS.join(', ')}`)
   const only = list('only')
-  const peers = only
-    ? PEERS.filter((p) => only.some((name) => p.id === name || p.id.startsWith(name + '-')))
-    : PEERS
+  const peers = only ? PEERS.filter((p) => only.some((name) => p.id === name || p.id.startsWith(name + '-'))) : PEERS
   if (only) {
     for (const name of only) {
       if (!PEERS.some((p) => p.id === name || p.id.startsWith(name + '-'))) {
@@ -81,16 +79,15 @@ for (const alg of ALGS) {
   }
 }
 
-function appliesTo (peer, w) {
+function appliesTo(peer, w) {
   if (peer.kind === 'sync' && w.conc !== 1) return false // a sync call has nothing in flight
   if (peer.poolOnly && w.set !== 'pool') return false
   return true
 }
 
-
 // ---------------------------------------------------------------- main
 
-async function main () {
+async function main() {
   const opts = parseArgs(process.argv.slice(2))
   const started = new Date()
   const log = (...a) => process.stderr.write(a.join(' ') + '\n')
@@ -98,7 +95,9 @@ async function main () {
   const addonBuilt = addon.built
   if (addon.debugInfo) log(`warning: ${addon.binary} carries debug info: probably a debug build (npm run build makes a release one)`)
 
-  log(`jwks-verify bench: ${opts.quick ? 'quick' : 'full'} run, rounds=${opts.rounds}, warm-up ${opts.warmupMs}/${opts.rewarmMs} ms, measure ${opts.measureMs} ms, pool ${opts.poolSize}`)
+  log(
+    `jwks-verify bench: ${opts.quick ? 'quick' : 'full'} run, rounds=${opts.rounds}, warm-up ${opts.warmupMs}/${opts.rewarmMs} ms, measure ${opts.measureMs} ms, pool ${opts.poolSize}`
+  )
   const busyAtStart = busyProcesses()
   if (Object.keys(busyAtStart).length) log(`warning: compilers running (${JSON.stringify(busyAtStart)}): numbers may be skewed`)
 
@@ -282,7 +281,9 @@ async function main () {
     } else {
       log('docs: node bench/chart.mjs && node bench/update-doc.mjs (or run with --docs)')
     }
-    const broken = peerInfo.filter((p) => Object.values(p.gate).some((g) => !g.ok && !g.unsupported) && !(p.id.startsWith('jwks-verify') && !addonBuilt))
+    const broken = peerInfo.filter(
+      (p) => Object.values(p.gate).some((g) => !g.ok && !g.unsupported) && !(p.id.startsWith('jwks-verify') && !addonBuilt)
+    )
     if (broken.length) {
       log(`correctness gate failed for: ${broken.map((p) => p.id).join(', ')}`)
       process.exitCode = 1
@@ -294,20 +295,27 @@ async function main () {
   }
 }
 
-function memoryProbe ({ tokensFile, issuer, jwksUri }) {
-  const one = (mode) => new Promise((resolve) => {
-    const child = fork(path.join(HERE, 'memory.mjs'), [tokensFile, issuer, jwksUri, mode], {
-      execArgv: ['--expose-gc'],
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc']
+function memoryProbe({ tokensFile, issuer, jwksUri }) {
+  const one = (mode) =>
+    new Promise((resolve) => {
+      const child = fork(path.join(HERE, 'memory.mjs'), [tokensFile, issuer, jwksUri, mode], {
+        execArgv: ['--expose-gc'],
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc']
+      })
+      let out = ''
+      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+      child.stdout.on('data', (d) => {
+        out += d
+      })
+      child.on('exit', () => {
+        clearTimeout(timer)
+        try {
+          resolve(JSON.parse(out.trim().split('\n').pop()))
+        } catch {
+          resolve({ mode, error: `memory probe produced no result: ${out.slice(0, 200)}` })
+        }
+      })
     })
-    let out = ''
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.stdout.on('data', (d) => { out += d })
-    child.on('exit', () => {
-      clearTimeout(timer)
-      try { resolve(JSON.parse(out.trim().split('\n').pop())) } catch { resolve({ mode, error: `memory probe produced no result: ${out.slice(0, 200)}` }) }
-    })
-  })
   // Three probes each, alternating, and the median of each: RSS moves by a megabyte or two between runs.
   return (async () => {
     const runs = { cached: [], uncached: [] }

@@ -17,7 +17,7 @@ const HASH = { RS256: 'sha256', ES256: 'sha256', EdDSA: null }
 const b64url = (v) => Buffer.from(v).toString('base64url')
 
 /** One key pair per algorithm, with its public JWK (kid, alg, use). */
-export function generateKeys () {
+export function generateKeys() {
   const keys = {}
   for (const alg of ALGS) {
     const [type, opts] = KEYGEN[alg]
@@ -29,21 +29,21 @@ export function generateKeys () {
   return keys
 }
 
-function signingInput (key, payload, header = {}) {
+function signingInput(key, payload, header = {}) {
   const h = b64url(JSON.stringify({ alg: key.alg, typ: 'JWT', kid: key.kid, ...header }))
   return h + '.' + b64url(JSON.stringify(payload))
 }
 
-function signAsync (key, input) {
+function signAsync(key, input) {
   return new Promise((resolve, reject) => {
-    crypto.sign(HASH[key.alg], Buffer.from(input),
-      { key: key.privateKey, dsaEncoding: 'ieee-p1363' },
-      (err, sig) => err ? reject(err) : resolve(input + '.' + b64url(sig)))
+    crypto.sign(HASH[key.alg], Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, (err, sig) =>
+      err ? reject(err) : resolve(input + '.' + b64url(sig))
+    )
   })
 }
 
 /** A realistic access-token payload (about the size identity providers issue). */
-function claims (issuer, alg, i, now, overrides = {}) {
+function claims(issuer, alg, i, now, overrides = {}) {
   return {
     iss: issuer,
     sub: `user-${i}`,
@@ -65,7 +65,7 @@ function claims (issuer, alg, i, now, overrides = {}) {
  * `revoked` is a valid token that the validation endpoint refuses (the `revalidate` rows must too).
  * @returns {Promise<{ same: string, outside: string, revoked: string, pool: string[], bad: Record<string, string> }>}
  */
-export async function makeTokens (key, { issuer, poolSize }) {
+export async function makeTokens(key, { issuer, poolSize }) {
   const now = Math.floor(Date.now() / 1000)
   const alg = key.alg
   const outside = await signAsync(key, signingInput(key, claims(issuer, alg, 'outside', now)))
@@ -75,14 +75,21 @@ export async function makeTokens (key, { issuer, poolSize }) {
   for (let start = 0; start < poolSize; start += BATCH) {
     const batch = []
     for (let i = start; i < Math.min(poolSize, start + BATCH); i++) {
-      batch.push(signAsync(key, signingInput(key, claims(issuer, alg, i, now))).then((t) => { pool[i] = t }))
+      batch.push(
+        signAsync(key, signingInput(key, claims(issuer, alg, i, now))).then((t) => {
+          pool[i] = t
+        })
+      )
     }
     await Promise.all(batch)
   }
   const same = pool[0]
   // Tokens that must fail: expired, wrong audience, wrong issuer, tampered signature.
   const bad = {
-    expired: await signAsync(key, signingInput(key, claims(issuer, alg, 'expired', now, { iat: now - 7200, nbf: now - 7200, exp: now - 3600 }))),
+    expired: await signAsync(
+      key,
+      signingInput(key, claims(issuer, alg, 'expired', now, { iat: now - 7200, nbf: now - 7200, exp: now - 3600 }))
+    ),
     wrongAudience: await signAsync(key, signingInput(key, claims(issuer, alg, 'aud', now, { aud: 'another-api' }))),
     wrongIssuer: await signAsync(key, signingInput(key, claims(issuer + '/other', alg, 'iss', now))),
     badSignature: tamper(same)
@@ -91,7 +98,7 @@ export async function makeTokens (key, { issuer, poolSize }) {
 }
 
 /** Changes one signature byte (not the last character, whose low bits may be padding). */
-function tamper (token) {
+function tamper(token) {
   const dot = token.lastIndexOf('.')
   const sig = Buffer.from(token.slice(dot + 1), 'base64url')
   sig[Math.floor(sig.length / 2)] ^= 0x01
@@ -99,7 +106,7 @@ function tamper (token) {
 }
 
 /** The `jti` the correctness gate expects for a token. */
-export function expectedJti (token) {
+export function expectedJti(token) {
   const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
   return payload.jti
 }

@@ -6,7 +6,16 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { warnings, summarySection, revalidationSection, baselineSection, targetsSection, memorySection, detailsSection, librariesSection } from './report.mjs'
+import {
+  warnings,
+  summarySection,
+  revalidationSection,
+  baselineSection,
+  targetsSection,
+  memorySection,
+  detailsSection,
+  librariesSection
+} from './report.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const input = process.argv[2] || path.join(HERE, 'results', 'latest.json')
@@ -25,7 +34,13 @@ const machine = [
   `| CPU model (/proc/cpuinfo) | ${m.cpuModel} |`,
   `| memory | ${m.memoryGB} GB |`,
   `| Node | ${m.node} (${m.platform}), UV_THREADPOOL_SIZE ${m.uvThreadpoolSize} |`,
-  `| addon | ${addon.built ? `${addon.binary}, ${addon.sizeMB} MB, built ${String(addon.builtAt).replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}${addon.debugInfo ? ', **debug info: a debug build?**' : ''}` : '**not built**'} |`,
+  `| addon | ${
+    addon.built
+      ? `${addon.binary}, ${addon.sizeMB} MB, built ${String(addon.builtAt)
+          .replace('T', ' ')
+          .replace(/\.\d+Z$/, ' UTC')}${addon.debugInfo ? ', **debug info: a debug build?**' : ''}`
+      : '**not built**'
+  } |`,
   `| run | ${report.options.rounds} rounds, cells of ${report.options.warmupMs} ms warm-up (${report.options.rewarmMs} ms later) + ${report.options.measureMs} ms measured, pool of ${report.options.poolSize.toLocaleString('en-US')} tokens per algorithm |`
 ].join('\n')
 const generated = [

@@ -21,7 +21,7 @@ const cursors = new Map() // alg -> { i } position in the pool, kept across cell
 const immediate = () => new Promise((resolve) => setImmediate(resolve))
 
 /** System-wide CPU time in ms from /proc/stat: { busy, total } (null where unavailable). */
-function systemCpu () {
+function systemCpu() {
   try {
     const first = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]
     const f = first.trim().split(/\s+/).slice(1).map(Number)
@@ -41,25 +41,30 @@ process.on('message', (msg) => {
 })
 process.on('disconnect', () => process.exit(0))
 
-async function handle (msg) {
+async function handle(msg) {
   switch (msg.type) {
-    case 'init': return init(msg)
-    case 'run': return runCell(msg)
+    case 'init':
+      return init(msg)
+    case 'run':
+      return runCell(msg)
     case 'close': {
-      try { instance?.close?.() } catch {}
+      try {
+        instance?.close?.()
+      } catch {}
       return { maxRssMB: process.resourceUsage().maxRSS / 1024 }
     }
-    default: throw new Error(`unknown message ${msg.type}`)
+    default:
+      throw new Error(`unknown message ${msg.type}`)
   }
 }
 
-function describe (err) {
+function describe(err) {
   if (!err) return 'unknown error'
   const code = err.code ? `${err.code}: ` : ''
   return code + (err.message || String(err))
 }
 
-async function init ({ peerId, ctx, tokensFile, algs }) {
+async function init({ peerId, ctx, tokensFile, algs }) {
   peer = peerById(peerId)
   if (!peer) throw new Error(`unknown library ${peerId}`)
   tokens = JSON.parse(fs.readFileSync(tokensFile, 'utf8'))
@@ -97,7 +102,7 @@ async function init ({ peerId, ctx, tokensFile, algs }) {
 }
 
 /** The first results must be right, and every bad token must be refused. */
-async function checkCorrectness (fn, set) {
+async function checkCorrectness(fn, set) {
   const call = async (token) => instance.payloadOf(await fn(token))
   for (const token of [set.pool[0], set.pool[1], set.pool[set.pool.length - 1]]) {
     const payload = await call(token)
@@ -117,7 +122,7 @@ async function checkCorrectness (fn, set) {
 }
 
 /** With `revalidate`: a token the validation endpoint refuses must be refused as inactive. */
-async function checkRevoked (fn, set) {
+async function checkRevoked(fn, set) {
   // verifySync has no answer cached for it yet: it says ERR_REVALIDATION_PENDING and asks in the background.
   for (let attempt = 0; ; attempt++) {
     let code = null
@@ -127,7 +132,8 @@ async function checkRevoked (fn, set) {
       code = err.code
     }
     if (code === 'ERR_TOKEN_INACTIVE') return
-    if (code !== 'ERR_REVALIDATION_PENDING' || attempt === 100) throw new Error(`a revoked token: expected ERR_TOKEN_INACTIVE, got ${code ?? 'accepted'}`)
+    if (code !== 'ERR_REVALIDATION_PENDING' || attempt === 100)
+      throw new Error(`a revoked token: expected ERR_TOKEN_INACTIVE, got ${code ?? 'accepted'}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
@@ -136,7 +142,7 @@ async function checkRevoked (fn, set) {
  * With `revalidate`, after the priming pass: a second pass over the whole pool must make no
  * endpoint call (counted by the endpoint itself), so the measured phases make none either.
  */
-async function checkAnswersCached (fn, pool, countUrl) {
+async function checkAnswersCached(fn, pool, countUrl) {
   const count = async () => (await (await fetch(countUrl)).json()).count
   const before = await count()
   for (const token of pool) await fn(token)
@@ -148,7 +154,7 @@ async function checkAnswersCached (fn, pool, countUrl) {
  * Runs `conc` lanes until the deadline (or, with `maxOps`, until that many verifications have
  * started); each verification starts in its own macrotask, as a request would in a server.
  */
-async function drive (fn, list, cursor, conc, durationMs, record, sync, maxOps = Infinity) {
+async function drive(fn, list, cursor, conc, durationMs, record, sync, maxOps = Infinity) {
   const n = list.length
   const deadline = maxOps === Infinity ? performance.now() + durationMs : Infinity
   let started = 0
@@ -157,46 +163,56 @@ async function drive (fn, list, cursor, conc, durationMs, record, sync, maxOps =
   let firstError = null
   const lane = sync
     ? async () => {
-      for (;;) {
-        if (started++ >= maxOps) return
-        const i = cursor.i
-        cursor.i = i + 1 === n ? 0 : i + 1
-        const start = performance.now()
-        try { fn(list[i]) } catch (err) { errors++; firstError ??= err }
-        const end = performance.now()
-        if (record) latencies[ops & MASK] = end - start
-        ops++
-        if (end >= deadline) return
-        await immediate()
+        for (;;) {
+          if (started++ >= maxOps) return
+          const i = cursor.i
+          cursor.i = i + 1 === n ? 0 : i + 1
+          const start = performance.now()
+          try {
+            fn(list[i])
+          } catch (err) {
+            errors++
+            firstError ??= err
+          }
+          const end = performance.now()
+          if (record) latencies[ops & MASK] = end - start
+          ops++
+          if (end >= deadline) return
+          await immediate()
+        }
       }
-    }
     : async () => {
-      for (;;) {
-        if (started++ >= maxOps) return
-        const i = cursor.i
-        cursor.i = i + 1 === n ? 0 : i + 1
-        const start = performance.now()
-        try { await fn(list[i]) } catch (err) { errors++; firstError ??= err }
-        const end = performance.now()
-        if (record) latencies[ops & MASK] = end - start
-        ops++
-        if (end >= deadline) return
-        await immediate()
+        for (;;) {
+          if (started++ >= maxOps) return
+          const i = cursor.i
+          cursor.i = i + 1 === n ? 0 : i + 1
+          const start = performance.now()
+          try {
+            await fn(list[i])
+          } catch (err) {
+            errors++
+            firstError ??= err
+          }
+          const end = performance.now()
+          if (record) latencies[ops & MASK] = end - start
+          ops++
+          if (end >= deadline) return
+          await immediate()
+        }
       }
-    }
   const lanes = []
   for (let k = 0; k < conc; k++) lanes.push(lane())
   await Promise.all(lanes)
   return { ops, errors, firstError }
 }
 
-function percentile (sorted, p) {
+function percentile(sorted, p) {
   if (sorted.length === 0) return NaN
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[idx]
 }
 
-async function runCell ({ alg, set, conc, warmupMs, measureMs }) {
+async function runCell({ alg, set, conc, warmupMs, measureMs }) {
   const fn = verifyFns.get(alg)
   if (!fn) throw new Error(`${peer.id} has no verifier for ${alg}`)
   const sync = peer.kind === 'sync'
@@ -213,7 +229,9 @@ async function runCell ({ alg, set, conc, warmupMs, measureMs }) {
   const statsBefore = instance.stats?.(alg)
   const eld = monitorEventLoopDelay({ resolution: 1 })
   let peakRss = process.memoryUsage.rss()
-  const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()) }, 50)
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss())
+  }, 50)
   eld.enable()
   const sys0 = systemCpu()
   const cpu0 = process.cpuUsage()
@@ -239,13 +257,13 @@ async function runCell ({ alg, set, conc, warmupMs, measureMs }) {
     p99us: percentile(sorted, 99) * 1000,
     eldP99ms: eld.percentile(99) / 1e6,
     eldMaxMs: eld.max / 1e6,
-    cpuPct: ((cpu.user + cpu.system) / 1000) / wallMs * 100,
+    cpuPct: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
     peakRssMB: peakRss / 2 ** 20
   }
   // CPU other processes used meanwhile (100 = one core): the lead's builds, other test runs.
   // /proc/stat counts in 10 ms ticks, so this is coarse; it flags noisy cells, nothing more.
   if (sys0 && sys1) {
-    result.otherCpuPct = Math.max(0, (sys1.busy - sys0.busy) / wallMs * 100 - result.cpuPct)
+    result.otherCpuPct = Math.max(0, ((sys1.busy - sys0.busy) / wallMs) * 100 - result.cpuPct)
   }
   if (statsBefore && statsAfter) {
     const verifications = statsAfter.verifications - statsBefore.verifications

@@ -129,8 +129,11 @@ async function main() {
       check('result.issuer', good.issuer === idp.issuer, `result.issuer is ${good.issuer}, expected ${idp.issuer}`);
     }
     info('provider requests so far', `discovery ${idp.discoveryRequests}, JWKS ${idp.requests}`);
-    check('one discovery + one JWKS fetch', idp.discoveryRequests === 1 && idp.requests === 1,
-      `expected 1 discovery and 1 JWKS request, saw ${idp.discoveryRequests} and ${idp.requests}`);
+    check(
+      'one discovery + one JWKS fetch',
+      idp.discoveryRequests === 1 && idp.requests === 1,
+      `expected 1 discovery and 1 JWKS request, saw ${idp.discoveryRequests} and ${idp.requests}`,
+    );
 
     const before = idp.requests;
     for (let i = 0; i < 20; i++) await verifier.verify(idp.sign({ sub: `user-${i}` }));
@@ -142,12 +145,16 @@ async function main() {
     await expectRejected('verify(token)', verifier, idp.sign({ sub: 'alice' }, { expiresIn: -60 }), 'ERR_JWT_EXPIRED', 'exp');
 
     heading('3. A tampered token (payload changed after signing: sub alice -> admin)');
-    await expectRejected('verify(token)', verifier, tamper(goodToken, { sub: 'admin' }),
-      'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+    await expectRejected('verify(token)', verifier, tamper(goodToken, { sub: 'admin' }), 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
 
     heading("4. A token for another API (aud 'billing-api')");
-    await expectRejected('verify(token)', verifier, idp.sign({ sub: 'alice', aud: 'billing-api' }),
-      'ERR_JWT_CLAIM_VALIDATION_FAILED', 'aud');
+    await expectRejected(
+      'verify(token)',
+      verifier,
+      idp.sign({ sub: 'alice', aud: 'billing-api' }),
+      'ERR_JWT_CLAIM_VALIDATION_FAILED',
+      'aud',
+    );
 
     // 5. Key rotation ---------------------------------------------------------------------------
     heading('5. Key rotation');
@@ -156,10 +163,17 @@ async function main() {
     const requestsBeforeRotation = idp.requests;
     await expectValid('token signed by the new key', verifier, idp.sign({ sub: 'bob' }));
     note(`unknown kid -> one refetch (JWKS requests ${requestsBeforeRotation} -> ${idp.requests})`);
-    check('refetch on unknown kid', idp.requests === requestsBeforeRotation + 1,
-      `expected exactly one refetch, saw ${idp.requests - requestsBeforeRotation}`);
-    await expectRejected('new token signed by the old key', verifier, idp.sign({ sub: 'alice' }, { kid: firstKid }),
-      'ERR_JWKS_NO_MATCHING_KEY');
+    check(
+      'refetch on unknown kid',
+      idp.requests === requestsBeforeRotation + 1,
+      `expected exactly one refetch, saw ${idp.requests - requestsBeforeRotation}`,
+    );
+    await expectRejected(
+      'new token signed by the old key',
+      verifier,
+      idp.sign({ sub: 'alice' }, { kid: firstKid }),
+      'ERR_JWKS_NO_MATCHING_KEY',
+    );
     await expectRejected('step 1 token (verified before)', verifier, goodToken, 'ERR_JWKS_NO_MATCHING_KEY');
     note('a verification cached in step 1 does not outlive its key');
     const afterRotation = idp.requests - requestsBeforeRotation;
@@ -176,8 +190,12 @@ async function main() {
     }
     const outageStart = idp.requests;
     const t0 = performance.now();
-    await expectValid('verify(token) during the outage', verifier, idp.sign({ sub: 'carol' }, { expiresIn: 3600 }),
-      (r) => `sub ${r.payload.sub}, answered in ${(performance.now() - t0).toFixed(1)} ms from cached keys`);
+    await expectValid(
+      'verify(token) during the outage',
+      verifier,
+      idp.sign({ sub: 'carol' }, { expiresIn: 3600 }),
+      (r) => `sub ${r.payload.sub}, answered in ${(performance.now() - t0).toFixed(1)} ms from cached keys`,
+    );
     const elapsed = performance.now() - t0;
     check('no waiting for the refresh', elapsed < 1000, `verify took ${elapsed.toFixed(0)} ms while the provider hung`);
     if (canTravel) {
@@ -192,8 +210,12 @@ async function main() {
       const lastError = verifier.health()[0]?.lastError;
       row('background refresh', failed ? 'failed' : 'pending', lastError?.code ?? '');
       check('refresh failure recorded', failed, 'stats().fetchErrors stayed 0 for 9 s');
-      await expectValid('verify(token) after the failed refresh', verifier, idp.sign({ sub: 'dave' }, { expiresIn: 3600 }),
-        (r) => `sub ${r.payload.sub} (the last good keys serve for up to maxStale, 24 h)`);
+      await expectValid(
+        'verify(token) after the failed refresh',
+        verifier,
+        idp.sign({ sub: 'dave' }, { expiresIn: 3600 }),
+        (r) => `sub ${r.payload.sub} (the last good keys serve for up to maxStale, 24 h)`,
+      );
       const state = verifier.health()[0]?.state;
       info('health()[0].state', String(state));
       check('state while failing', state === 'stale' || state === 'failing', `expected 'stale' or 'failing', got ${state}`);
@@ -221,7 +243,7 @@ async function main() {
       info('  kids', (h.kids ?? []).join(', '));
       info('  fetchedAt', fmtTime(h.fetchedAt));
       info('  expiresAt', fmtTime(h.expiresAt));
-      if (canTravel) note('(the verifier\'s clock is 332 s ahead: the fast-forwards of step 6)');
+      if (canTravel) note("(the verifier's clock is 332 s ahead: the fast-forwards of step 6)");
       info('  lastError', h.lastError ? JSON.stringify(h.lastError) : 'none');
     }
     const stats = verifier.stats();
@@ -229,10 +251,16 @@ async function main() {
     for (const [key, value] of Object.entries(stats)) {
       info(`  ${key}`, typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value));
     }
-    check('stats().verifications', typeof stats.verifications === 'number' && stats.verifications >= 25,
-      `expected at least 25 verifications, got ${stats.verifications}`);
-    check('stats().failures counts codes', (stats.failures?.ERR_JWT_EXPIRED ?? 0) >= 1,
-      `expected failures.ERR_JWT_EXPIRED >= 1, got ${JSON.stringify(stats.failures)}`);
+    check(
+      'stats().verifications',
+      typeof stats.verifications === 'number' && stats.verifications >= 25,
+      `expected at least 25 verifications, got ${stats.verifications}`,
+    );
+    check(
+      'stats().failures counts codes',
+      (stats.failures?.ERR_JWT_EXPIRED ?? 0) >= 1,
+      `expected failures.ERR_JWT_EXPIRED >= 1, got ${JSON.stringify(stats.failures)}`,
+    );
   } finally {
     // 8. Shut down -------------------------------------------------------------------------------
     heading('8. close()');

@@ -137,7 +137,8 @@ const name = (cn) => seq(der(0x31, seq(oid('2.5.4.3'), der(0x0c, Buffer.from(cn)
 function selfSignedCertificate(kind, privateKey, publicKey, cn) {
   let algorithm;
   let hash = 'sha256';
-  if (kind === 'rsa') algorithm = seq(oid('1.2.840.113549.1.1.11'), der(0x05)); // sha256WithRSAEncryption
+  if (kind === 'rsa')
+    algorithm = seq(oid('1.2.840.113549.1.1.11'), der(0x05)); // sha256WithRSAEncryption
   else if (kind === 'ec') {
     const curve = publicKey.asymmetricKeyDetails?.namedCurve;
     hash = curve === 'secp384r1' ? 'sha384' : 'sha256';
@@ -148,7 +149,7 @@ function selfSignedCertificate(kind, privateKey, publicKey, cn) {
   }
   const now = Date.now();
   const serial = crypto.randomBytes(8);
-  serial[0] &= 0x7f; // positive INTEGER
+  serial[0] = (serial[0] & 0x7f) | 0x40; // a positive INTEGER whose first byte is not 0 (DER: no needless leading zero)
   const tbs = seq(
     der(0xa0, der(0x02, Buffer.from([2]))), // version v3
     der(0x02, serial),
@@ -292,9 +293,19 @@ export async function startIssuer({
       return res.end();
     }
     // Genesys Cloud's tokens/me describes the token; SCAYLE's endpoint only says yes.
-    const scopes = String(entry.scope ?? '').split(' ').filter(Boolean);
+    const scopes = String(entry.scope ?? '')
+      .split(' ')
+      .filter(Boolean);
     const org = { id: 'org-1', name: 'Demo Org' };
-    const body = path === TOKENS_ME_PATH ? { organization: org, homeOrganization: org, authorizedScope: scopes, OAuthClient: { id: entry.clientId ?? null, name: 'demo client' } } : {};
+    const body =
+      path === TOKENS_ME_PATH
+        ? {
+            organization: org,
+            homeOrganization: org,
+            authorizedScope: scopes,
+            OAuthClient: { id: entry.clientId ?? null, name: 'demo client' },
+          }
+        : {};
     return send(res, 200, body, { 'Cache-Control': 'no-store' });
   }
 
@@ -354,10 +365,17 @@ export async function startIssuer({
     const expiresIn = opaqueTokens ? 86399 : 300;
     const claims = { sub: clientId, client_id: clientId, scope: form.get('scope') || 'read' };
     if (form.get('audience')) claims.aud = form.get('audience');
-    const accessToken = opaqueTokens ? issueOpaque(clientId, claims.scope, expiresIn) : sign(claims, { expiresIn, header: { typ: 'at+jwt' } });
-    return send(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn }, {
-      'Cache-Control': 'no-store',
-    });
+    const accessToken = opaqueTokens
+      ? issueOpaque(clientId, claims.scope, expiresIn)
+      : sign(claims, { expiresIn, header: { typ: 'at+jwt' } });
+    return send(
+      res,
+      200,
+      { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn },
+      {
+        'Cache-Control': 'no-store',
+      },
+    );
   }
 
   const sockets = new Set();
@@ -365,16 +383,21 @@ export async function startIssuer({
     const path = (req.url || '/').split('?')[0];
     if (req.method === 'GET' && path === '/.well-known/openid-configuration') {
       discoveryRequests++;
-      return send(res, 200, {
-        issuer,
-        jwks_uri: `${origin}/jwks.json`,
-        token_endpoint: `${origin}/oauth/token`,
-        grant_types_supported: ['client_credentials'],
-        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-        id_token_signing_alg_values_supported: [alg],
-        response_types_supported: ['token'],
-        subject_types_supported: ['public'],
-      }, { 'Cache-Control': 'max-age=3600' });
+      return send(
+        res,
+        200,
+        {
+          issuer,
+          jwks_uri: `${origin}/jwks.json`,
+          token_endpoint: `${origin}/oauth/token`,
+          grant_types_supported: ['client_credentials'],
+          token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+          id_token_signing_alg_values_supported: [alg],
+          response_types_supported: ['token'],
+          subject_types_supported: ['public'],
+        },
+        { 'Cache-Control': 'max-age=3600' },
+      );
     }
     if (req.method === 'GET' && path === '/jwks.json') {
       requests++;

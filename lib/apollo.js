@@ -59,7 +59,8 @@ function authContext(options) {
   const GraphQLErrorOption = rest.GraphQLError
   delete rest.context
   delete rest.GraphQLError
-  if (extend !== undefined && typeof extend !== 'function') throw new TypeError('authContext: context must be a function')
+  if (extend !== undefined && typeof extend !== 'function')
+    throw new TypeError('authContext: context must be a function')
   if (!('credentialsRequired' in rest)) rest.credentialsRequired = false
   const settings = resolveOptions(rest, 'authContext')
   settings.GraphQLError = GraphQLErrorOption

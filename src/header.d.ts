@@ -1,11 +1,20 @@
 /* Types shared by the API below. Generated declarations follow this header. */
 
 export type Algorithm =
-  | 'RS256' | 'RS384' | 'RS512'
-  | 'PS256' | 'PS384' | 'PS512'
-  | 'ES256' | 'ES384' | 'ES512'
-  | 'EdDSA' | 'Ed25519' // Ed25519: RFC 9864's fully-specified name, verified like EdDSA
-  | 'HS256' | 'HS384' | 'HS512'
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA'
+  | 'Ed25519' // Ed25519: RFC 9864's fully-specified name, verified like EdDSA
+  | 'HS256'
+  | 'HS384'
+  | 'HS512'
 
 /** Seconds, or a string with a unit: `'500ms'`, `'30s'`, `'10m'`, `'1h'`, `'1d'`. */
 export type Duration = number | `${number}ms` | `${number}s` | `${number}m` | `${number}h` | `${number}d`

@@ -184,7 +184,7 @@ export function selfSignedCertificate(key, subject = `CN=${key.kid}`) {
   const name = seq(der(0x31, seq(oid('2.5.4.3'), der(0x0c, Buffer.from(cn)))));
   const { algId, sign } = certSignature(key);
   const serial = crypto.randomBytes(8);
-  serial[0] &= 0x7f; // positive INTEGER
+  serial[0] = (serial[0] & 0x7f) | 0x40; // a positive INTEGER whose first byte is not 0 (DER: no needless leading zero)
   const from = new Date(Date.now() - 86400e3);
   const to = new Date(Date.now() + 10 * 365 * 86400e3);
   const tbs = seq(

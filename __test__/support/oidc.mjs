@@ -28,7 +28,13 @@ export const OIDC_JWT_CLIENT_ID = 'jwks-verify-jwt-client';
  * scope, resource }), revoke(token), close() }`. `log` holds `{ path, method, at }` for every request the provider
  * receives.
  */
-export async function startOidcProvider({ alg = 'RS256', accessTokenTtl = 300, accessTokenFormat = 'jwt', introspection = false, clientKeys = [] } = {}) {
+export async function startOidcProvider({
+  alg = 'RS256',
+  accessTokenTtl = 300,
+  accessTokenFormat = 'jwt',
+  introspection = false,
+  clientKeys = [],
+} = {}) {
   const log = [];
   let callback = (_req, res) => {
     res.writeHead(503);

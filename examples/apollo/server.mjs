@@ -67,7 +67,9 @@ async function main() {
   }
   if (process.argv.includes('--once')) return stop();
   const token = idp.sign({ sub: 'alice', scope: 'orders:read' }, { expiresIn: 3600 });
-  console.log(`Try it: curl -s ${url} -H 'content-type: application/json' -H "Authorization: Bearer ${token}" -d '{"query":"{ me orders { id total } }"}'`);
+  console.log(
+    `Try it: curl -s ${url} -H 'content-type: application/json' -H "Authorization: Bearer ${token}" -d '{"query":"{ me orders { id total } }"}'`,
+  );
   console.log('Ctrl-C to stop.');
   process.once('SIGINT', stop);
 }

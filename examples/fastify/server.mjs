@@ -46,7 +46,9 @@ async function main() {
   for (const [method, path, token] of tries) {
     const res = await fetch(url + path, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
     const www = res.headers.get('www-authenticate');
-    console.log(`  ${method} ${path} ${token ? 'with a token' : 'without a token'} -> ${res.status} ${await res.text()}${www ? `  [WWW-Authenticate: ${www}]` : ''}`);
+    console.log(
+      `  ${method} ${path} ${token ? 'with a token' : 'without a token'} -> ${res.status} ${await res.text()}${www ? `  [WWW-Authenticate: ${www}]` : ''}`,
+    );
   }
   if (process.argv.includes('--once')) return stop();
   console.log(`Try it: curl -i ${url}/me -H "Authorization: Bearer ${idp.sign({ sub: 'alice' }, { expiresIn: 3600 })}"`);

@@ -31,7 +31,11 @@ export function Profile({ user }) {
       h('dt', null, 'Session ends'),
       h('dd', null, new Date(user.exp * 1000).toISOString()),
     ),
-    h('ul', { id: 'scopes' }, scopes.map((s) => h('li', { key: s }, s))),
+    h(
+      'ul',
+      { id: 'scopes' },
+      scopes.map((s) => h('li', { key: s }, s)),
+    ),
   );
 }
 

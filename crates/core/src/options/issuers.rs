@@ -172,9 +172,10 @@ fn check_hmac(
     // A local oct key serves the HS* algorithms its length (and its own `alg`) allow.
     let has_local_oct =
         |alg: &Algorithm| local.is_some_and(|k| k.candidates(*alg, None).next().is_some());
-    let unserved = algorithms
-        .iter()
-        .any(|a| a.is_hmac() && secret.is_none() && !has_local_oct(a));
+    // Without a secret, at least one HS* algorithm listed must have a local oct key for it (a
+    // token of another is then refused at verification, like any token without a key).
+    let hmac: Vec<&Algorithm> = algorithms.iter().filter(|a| a.is_hmac()).collect();
+    let unserved = !hmac.is_empty() && secret.is_none() && !hmac.iter().any(|a| has_local_oct(a));
     if unserved {
         return Err(Error::options(
             &entry.path("algorithms"),
