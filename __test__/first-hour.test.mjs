@@ -246,7 +246,7 @@ test('6. the package describes itself: LICENSE, repository, homepage, bugs; READ
   // npm users first: install and use at the top; the contributor's clone at the end, with the two commands CI reads
   const headings = [...readme.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
   assert.deepEqual(headings.slice(0, 2), ['Install', 'Use it'], `headings: ${headings.join(' | ')}`);
-  assert.equal(headings.at(-1), 'Develop');
-  const develop = readme.slice(readme.indexOf('\n## Develop\n'));
+  assert.equal(headings.at(-1), 'Develop (quick start from a clone)');
+  const develop = readme.slice(readme.indexOf('\n## Develop'));
   assert.match(develop, /```sh\nnpm install && npm run demo\nnpm test\n```/);
 });
