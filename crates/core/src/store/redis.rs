@@ -112,7 +112,7 @@ impl RedisConn {
         self.settle(
             outcome
                 .map_err(|_| "timed out".to_owned())
-                .and_then(|r| r.map_err(|e| format!("{:?}", e.kind()))),
+                .and_then(|r| r.map_err(|e| plain(&e))),
         )
     }
 
@@ -136,7 +136,7 @@ impl RedisConn {
         self.settle(
             outcome
                 .map_err(|_| "timed out".to_owned())
-                .and_then(|r| r.map_err(|e| format!("{:?}", e.kind()))),
+                .and_then(|r| r.map_err(|e| plain(&e))),
         )
     }
 
@@ -195,6 +195,19 @@ impl RedisConn {
         event.shared = true;
         event.error = Some(Error::new(crate::ErrorCode::FetchFailed, message));
         self.events.emit(event);
+    }
+}
+
+/// What went wrong with a Redis call, in words (no client-library type names).
+fn plain(e: &redis::RedisError) -> String {
+    if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connection_refusal() {
+        "connection refused".to_owned()
+    } else if e.is_connection_dropped() || e.is_io_error() {
+        "the connection was lost".to_owned()
+    } else {
+        "it answered with an error".to_owned()
     }
 }
 
