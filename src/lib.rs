@@ -5,6 +5,7 @@
 
 mod convert;
 mod errors;
+mod schedule;
 mod telemetry;
 pub mod test_clock;
 pub mod token_source;
@@ -53,6 +54,31 @@ impl Task for VerifyTask {
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
         output.map(JsVerified).map_err(|e| verify_error(&env, &e))
     }
+
+    fn finally(self, _env: Env) -> Result<()> {
+        schedule::pool_finished();
+        Ok(())
+    }
+}
+
+/// Run a job on the JS thread (see `schedule`); a panic rejects, as on the pool.
+fn run_inline<'env>(
+    env: &'env Env,
+    job: Box<jwks_verify_core::verifier::Job>,
+) -> Result<Unknown<'env>> {
+    let outcome =
+        schedule::inline(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())));
+    match outcome {
+        Ok(Ok(verified)) => convert::resolved(env, JsVerified(verified)),
+        Ok(Err(e)) => verify_reject(env, &e),
+        Err(_) => {
+            let error = env.create_error(Error::new(
+                Status::GenericFailure,
+                "jwks-verify: internal error during verification",
+            ))?;
+            crate::errors::settle(env, error.raw(), false)
+        }
+    }
 }
 
 fn build(env: &Env, options: Unknown<'_>) -> Result<CoreVerifier> {
@@ -98,8 +124,10 @@ impl Verifier {
         match self.core.begin(token) {
             Err(e) => verify_reject(env, &e),
             Ok(Step::Done(v)) => convert::resolved(env, JsVerified(v)),
+            Ok(Step::Compute(job)) if schedule::may_run_inline(env) => run_inline(env, job),
             Ok(Step::Compute(job)) => {
                 let work = env.spawn(VerifyTask { job: Some(job) })?;
+                schedule::pool_started();
                 Ok(work.promise_object().to_unknown())
             }
             Ok(Step::NeedsIo(token) | Step::NeedsLiveness(token) | Step::UnknownKey(token)) => {

@@ -1,0 +1,199 @@
+//! Where a verification with cached keys runs: on the JS thread, or on the libuv pool.
+//!
+//! A hop to the pool and back costs far more than an RS256 or ES256 check when the pool is idle
+//! (a thread wake-up each way, a promise settled from the completion callback). So while no
+//! verification of this JS thread is on the pool, one is run inline and the promise is settled
+//! at once. Two rules keep that from blocking the event loop:
+//!
+//! - **A budget per turn of the loop.** Inline work is timed; once a turn of the event loop has
+//!   spent `INLINE_BUDGET` on it, later calls of that turn go to the pool. The turn's end is seen
+//!   by a `setImmediate` callback, scheduled by the first inline verification of a turn. A burst
+//!   (`Promise.all` over a thousand tokens) therefore blocks the loop for one budget at most.
+//! - **Nothing in flight.** Once a verification is on the pool, the next ones follow it there:
+//!   under load the pool's threads do the checks in parallel and the loop stays free to accept
+//!   requests.
+//!
+//! The state is per JS thread (each worker thread has its own loop and its own budget).
+
+use std::cell::{Cell, RefCell};
+use std::ptr;
+use std::time::{Duration, Instant};
+
+use napi::{sys, Env};
+
+/// Inline verification time one turn of the event loop may spend.
+pub const INLINE_BUDGET: Duration = Duration::from_micros(1000);
+
+thread_local! {
+    static STATE: State = const { State {
+        in_flight: Cell::new(0),
+        spent: Cell::new(Duration::ZERO),
+        turn_hook: Cell::new(false),
+        refs: RefCell::new(None),
+    } };
+}
+
+struct State {
+    /// Verifications of this thread queued on or running on the pool.
+    in_flight: Cell<usize>,
+    /// Inline time spent in the current turn.
+    spent: Cell<Duration>,
+    /// A `setImmediate` is scheduled to end the current turn's budget.
+    turn_hook: Cell<bool>,
+    /// `setImmediate` and the turn-end callback, for the env they were made in.
+    refs: RefCell<Option<Refs>>,
+}
+
+struct Refs {
+    env: sys::napi_env,
+    set_immediate: sys::napi_ref,
+    turn_ended: sys::napi_ref,
+}
+
+/// Whether the next verification may run inline: nothing of this thread is on the pool, the
+/// turn's budget is not spent, and the turn's end can be observed.
+pub fn may_run_inline(env: &Env) -> bool {
+    STATE.with(|s| {
+        if s.in_flight.get() > 0 || s.spent.get() >= INLINE_BUDGET {
+            return false;
+        }
+        s.turn_hook.get() || schedule_turn_end(env, s)
+    })
+}
+
+/// Run `work` inline, charging its time to the current turn.
+pub fn inline<T>(work: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = work();
+    let took = start.elapsed();
+    STATE.with(|s| s.spent.set(s.spent.get() + took));
+    out
+}
+
+/// A verification went to the pool.
+pub fn pool_started() {
+    STATE.with(|s| s.in_flight.set(s.in_flight.get() + 1));
+}
+
+/// A verification came back from the pool.
+pub fn pool_finished() {
+    STATE.with(|s| s.in_flight.set(s.in_flight.get().saturating_sub(1)));
+}
+
+/// The callback `setImmediate` runs: the turn is over, and so is its budget.
+unsafe extern "C" fn turn_ended(
+    _env: sys::napi_env,
+    _info: sys::napi_callback_info,
+) -> sys::napi_value {
+    STATE.with(|s| {
+        s.spent.set(Duration::ZERO);
+        s.turn_hook.set(false);
+    });
+    ptr::null_mut()
+}
+
+/// `setImmediate(turnEnded)`; false when that cannot be done (then nothing runs inline).
+fn schedule_turn_end(env: &Env, s: &State) -> bool {
+    let raw = env.raw();
+    let scheduled = (|| -> Option<()> {
+        let mut refs = s.refs.borrow_mut();
+        if refs.as_ref().is_none_or(|r| r.env != raw) {
+            *refs = Some(make_refs(raw)?);
+        }
+        let r = refs.as_ref()?;
+        let set_immediate = reference_value(raw, r.set_immediate)?;
+        let callback = reference_value(raw, r.turn_ended)?;
+        let mut global = ptr::null_mut();
+        let mut result = ptr::null_mut();
+        // SAFETY: called on the JS thread of `raw`, inside a napi callback's handle scope.
+        unsafe {
+            ok(sys::napi_get_global(raw, &mut global))?;
+            ok(sys::napi_call_function(
+                raw,
+                global,
+                set_immediate,
+                1,
+                [callback].as_ptr(),
+                &mut result,
+            ))?;
+        }
+        Some(())
+    })()
+    .is_some();
+    if !scheduled {
+        clear_exception(raw);
+    }
+    s.turn_hook.set(scheduled);
+    scheduled
+}
+
+fn make_refs(env: sys::napi_env) -> Option<Refs> {
+    let mut global = ptr::null_mut();
+    let mut set_immediate = ptr::null_mut();
+    let mut callback = ptr::null_mut();
+    let name = c"setImmediate";
+    let mut refs = Refs {
+        env,
+        set_immediate: ptr::null_mut(),
+        turn_ended: ptr::null_mut(),
+    };
+    // SAFETY: called on the JS thread of `env`, inside a napi callback's handle scope.
+    unsafe {
+        ok(sys::napi_get_global(env, &mut global))?;
+        ok(sys::napi_get_named_property(
+            env,
+            global,
+            name.as_ptr(),
+            &mut set_immediate,
+        ))?;
+        let mut kind = 0;
+        ok(sys::napi_typeof(env, set_immediate, &mut kind))?;
+        if kind != sys::ValueType::napi_function {
+            return None;
+        }
+        ok(sys::napi_create_function(
+            env,
+            c"jwksVerifyTurnEnded".as_ptr(),
+            "jwksVerifyTurnEnded".len() as isize,
+            Some(turn_ended),
+            ptr::null_mut(),
+            &mut callback,
+        ))?;
+        ok(sys::napi_create_reference(
+            env,
+            set_immediate,
+            1,
+            &mut refs.set_immediate,
+        ))?;
+        ok(sys::napi_create_reference(
+            env,
+            callback,
+            1,
+            &mut refs.turn_ended,
+        ))?;
+    }
+    Some(refs)
+}
+
+fn reference_value(env: sys::napi_env, reference: sys::napi_ref) -> Option<sys::napi_value> {
+    let mut value = ptr::null_mut();
+    // SAFETY: `reference` was made in `env` and is never deleted.
+    unsafe { ok(sys::napi_get_reference_value(env, reference, &mut value))? };
+    (!value.is_null()).then_some(value)
+}
+
+/// A failed call may leave a JS exception pending; the verification goes on without it.
+fn clear_exception(env: sys::napi_env) {
+    let mut pending = false;
+    let mut exception = ptr::null_mut();
+    // SAFETY: called on the JS thread of `env`.
+    unsafe {
+        if sys::napi_is_exception_pending(env, &mut pending) == sys::Status::napi_ok && pending {
+            sys::napi_get_and_clear_last_exception(env, &mut exception);
+        }
+    }
+}
+
+fn ok(status: sys::napi_status) -> Option<()> {
+    (status == sys::Status::napi_ok).then_some(())
+}
