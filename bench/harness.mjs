@@ -1,8 +1,8 @@
 // What the benchmark scripts (run.mjs, fleet.mjs) share: their flags, the machine they ran on,
 // compilers running beside them, which addon build they load, the worker processes (worker.mjs)
-// they time, and medians.
+// they time, what openssl speed verifies on the machine, and medians.
 
-import { fork } from 'node:child_process'
+import { execFile, fork } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -177,6 +177,111 @@ export function startWorker(peer) {
       return info
     }
   }
+}
+
+// ---------------------------------------------------------------- openssl speed
+
+/** The `openssl speed` test of each algorithm of the benchmark: its ceiling. */
+export const CEILING_TESTS = { RS256: 'rsa2048', ES256: 'ecdsap256', EdDSA: 'ed25519' }
+
+/**
+ * verify/s from the output of `openssl speed -mr`. The machine-readable `+F<n>:` line ends with
+ * sign/s and verify/s for RSA (+F2), ECDSA (+F4) and EdDSA (+F6) alike, in OpenSSL 1.1 and 3.x;
+ * the human-readable table is not used, its columns and units change between versions. With
+ * -multi the parent prints the sum of its children as a plain `+F` line and echoes each child's
+ * as `Got: +F… from <child>`; the children's lines are summed when the parent's is missing.
+ */
+export function parseOpensslSpeed(stdout) {
+  const verifyOf = (line) => Number(line.split(':').at(-1))
+  const lines = stdout.split('\n').map((l) => l.trim())
+  const total = lines.find((l) => /^\+F\d+:/.test(l))
+  if (total) return verifyOf(total)
+  const children = lines.filter((l) => /^Got: \+F\d+:/.test(l)).map((l) => verifyOf(l.replace(/ from \d+$/, '')))
+  return children.length && children.every(Number.isFinite) ? children.reduce((a, b) => a + b, 0) : NaN
+}
+
+function openssl(args, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    execFile('openssl', args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout)
+      if (err.code === 'ENOENT') return reject(new Error('openssl not found on PATH'))
+      const why = String(stderr || err.message)
+        .trim()
+        .split('\n')[0]
+      reject(new Error(`openssl ${args.join(' ')}: ${why}`))
+    })
+  })
+}
+
+/**
+ * CPU ms used by the whole machine (/proc/stat) and by our finished children (/proc/self/stat,
+ * cutime + cstime: openssl and, as it waits for them, its -multi children); both count 10 ms
+ * ticks. Null where /proc is missing.
+ */
+function cpuMs() {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1, 9).map(Number)
+    const self = fs.readFileSync('/proc/self/stat', 'utf8')
+    const s = self.slice(self.lastIndexOf(')') + 2).split(' ')
+    return { busy: (f.reduce((a, b) => a + b, 0) - f[3] - f[4]) * 10, children: (Number(s[13]) + Number(s[14])) * 10 }
+  } catch {
+    return null
+  }
+}
+
+/**
+ * One `openssl speed` test with `procs` processes (-multi), sign and verify each for `seconds`:
+ * { verifyPerSec, otherCpuPct }. The CPU other processes used meanwhile (% of a core) says how far
+ * to trust it: openssl gets only what they leave, and a low ceiling flatters every ratio to it.
+ */
+async function speedTest(test, procs, seconds) {
+  const args = ['speed', '-mr', '-seconds', String(seconds), ...(procs > 1 ? ['-multi', String(procs)] : []), test]
+  const [cpu0, t0] = [cpuMs(), Date.now()]
+  // The margin covers start-up and a slow, busy machine.
+  const out = await openssl(args, (2 * seconds + 30) * 1000)
+  const [cpu1, wallMs] = [cpuMs(), Date.now() - t0]
+  const verifyPerSec = parseOpensslSpeed(out)
+  if (!Number.isFinite(verifyPerSec)) throw new Error(`openssl ${args.join(' ')}: no +F line with verify/s in its output`)
+  const other = cpu0 && cpu1 ? cpu1.busy - cpu0.busy - (cpu1.children - cpu0.children) : null
+  return { verifyPerSec, otherCpuPct: other == null ? null : Math.max(0, Math.round((other / wallMs) * 100)) }
+}
+
+/**
+ * What OpenSSL verifies per second on this machine, with `-multi cores` and on one core, for each
+ * of `algs`: the ceiling the signature work of a cell can reach. Measured in the run rather than
+ * once, because the shared cores give a different share from hour to hour. Never throws: an
+ * openssl that is missing or fails is reported in `error` (the whole, or one test's).
+ */
+export async function opensslCeilings({ algs, cores, seconds, log = () => {} }) {
+  const out = { cores, seconds, loadavg1: +os.loadavg()[0].toFixed(2) }
+  const t0 = Date.now()
+  try {
+    out.version = (await openssl(['version'], 10_000)).trim()
+  } catch (err) {
+    return { ...out, error: err.message }
+  }
+  for (const alg of algs) {
+    const test = CEILING_TESTS[alg]
+    try {
+      const one = await speedTest(test, 1, seconds)
+      const all = cores > 1 ? await speedTest(test, cores, seconds) : one
+      out[test] = {
+        verifyPerSec: all.verifyPerSec,
+        verifyPerSecOneCore: one.verifyPerSec,
+        otherCpuPct: all.otherCpuPct,
+        otherCpuPctOneCore: one.otherCpuPct
+      }
+      log(
+        `openssl speed ${test}: ${fmtOps(all.verifyPerSec)} verify/s on ${cores} cores, ${fmtOps(one.verifyPerSec)} on one ` +
+          `(other processes: ${all.otherCpuPct ?? '?'}% / ${one.otherCpuPct ?? '?'}% of a core)`
+      )
+    } catch (err) {
+      out[test] = { error: err.message }
+      log(`openssl speed ${test}: ${err.message}`)
+    }
+  }
+  out.durationS = Math.round((Date.now() - t0) / 1000)
+  return out
 }
 
 export const median = (xs) => {

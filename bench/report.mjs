@@ -1,4 +1,6 @@
-// Turns the results of run.mjs into markdown tables and checks the targets from the issue.
+// Turns the results of run.mjs into markdown tables and checks the targets from the issues.
+
+import { CEILING_TESTS } from './harness.mjs'
 
 const SHORT = {
   jose: 'jose 6',
@@ -72,6 +74,8 @@ export function formatReport(report) {
     detailsSection(report, 2),
     memorySection(report, 2),
     targetsSection(report, 2),
+    issue12Section(report, 2),
+    latencySection(report, 2),
     librariesSection(report, 2)
   ].join('\n')
 }
@@ -308,6 +312,262 @@ export function targetsSection(report, level) {
   return out.join('\n')
 }
 
+// ---------------------------------------------------------------- issue 12
+
+// Rows that are not a JWKS client (a static key, a hand-written verifier): never the "best peer".
+const REFERENCE_ROWS = ['crypto-sync', 'crypto-async', 'node-rs']
+const isJv = (id) => id.startsWith('jwks-verify')
+const setName = (set) => (set === 'same' ? 'same token' : 'distinct')
+const ceilingName = (c) => `openssl speed ${c.test} on ${c.cores} core${c.cores === 1 ? '' : 's'}`
+
+/**
+ * The jwks-verify row a workload of issue 12 is judged on. Distinct tokens: verify() with
+ * `tokenCache: false`, as the default cache holds the whole pool. The same token: the fastest row
+ * calling verify() with a token cache (`jwks-verify`, and `jwks-verify-frozen` when the run has
+ * it); twins with revalidate, a baseline build or the shared tier are other questions.
+ */
+function jvRow(report, alg, set, conc) {
+  if (set === 'pool') return measured(report, 'jwks-verify-nocache', alg, set, conc)
+  const ids = report.peers
+    .filter((p) => isJv(p.id) && p.kind === 'async' && !/-(nocache|sync|revalidate|baseline|shared)(-|$)/.test(p.id))
+    .map((p) => p.id)
+  return fastest(ids.map((id) => measured(report, id, alg, set, conc)))
+}
+
+/** The fastest library that is neither jwks-verify nor a reference row, on one workload. */
+function bestPeer(report, alg, set, conc) {
+  const ids = report.peers.map((p) => p.id).filter((id) => !isJv(id) && !REFERENCE_ROWS.includes(id))
+  return fastest(ids.map((id) => measured(report, id, alg, set, conc)))
+}
+
+function measured(report, id, alg, set, conc) {
+  const r = find(report, id, alg, set, conc)
+  return r && r.opsPerSec != null ? r : null
+}
+
+const fastest = (rows) => rows.filter(Boolean).reduce((a, b) => (!a || b.opsPerSec > a.opsPerSec ? b : a), null)
+
+/**
+ * The ceiling of a workload: what openssl speed verifies per second on all cores (64 in flight)
+ * or on one (1 in flight: one call at a time can keep one core busy at most).
+ */
+function ceilingOf(report, alg, conc) {
+  const c = report.ceilings
+  const test = CEILING_TESTS[alg]
+  const m = c?.[test]
+  if (!m || m.error) return null
+  return conc === 1 ? { test, cores: 1, verifyPerSec: m.verifyPerSecOneCore } : { test, cores: c.cores, verifyPerSec: m.verifyPerSec }
+}
+
+// The workloads of issue 12 and their goals: `vs` a named library (ratio of ops/s) or the ceiling.
+const ISSUE12 = [
+  {
+    alg: 'RS256',
+    set: 'pool',
+    conc: 64,
+    goals: [
+      { vs: 'jose', min: 2.0 },
+      { vs: 'ceiling', min: 0.6, moonshot: true }
+    ]
+  },
+  { alg: 'ES256', set: 'pool', conc: 64, goals: [{ vs: 'ceiling', min: 0.9 }] },
+  { alg: 'EdDSA', set: 'pool', conc: 64, goals: [{ vs: 'jose', min: 2.0 }] },
+  { alg: 'RS256', set: 'pool', conc: 1, goals: [{ vs: 'aws-jwt-verify', min: 1.0 }] },
+  { alg: 'ES256', set: 'pool', conc: 1, goals: [{ vs: 'aws-jwt-verify', min: 1.0 }] },
+  {
+    alg: 'RS256',
+    set: 'same',
+    conc: 64,
+    goals: [
+      { vs: 'fast-jwt-cache', min: 1.0 },
+      { vs: 'fast-jwt-cache', min: 2.0, moonshot: true }
+    ]
+  },
+  {
+    alg: 'RS256',
+    set: 'same',
+    conc: 1,
+    goals: [
+      { vs: 'fast-jwt-cache', min: 1.0 },
+      { vs: 'fast-jwt-cache', min: 2.0, moonshot: true }
+    ]
+  }
+]
+// Event-loop delay is judged on one workload, against jose.
+const ISSUE12_ELD = { alg: 'RS256', set: 'pool', conc: 64 }
+
+/**
+ * Issue 12 on this run: per workload the jwks-verify row, the best peer, the ceiling and each goal
+ * evaluated ({ target, measured, status, value }, as in evaluateTargets); workloads of algorithms
+ * the run left out are skipped.
+ */
+function issue12(report) {
+  const rows = []
+  for (const w of ISSUE12.filter((w) => report.options.algs.includes(w.alg))) {
+    const jv = jvRow(report, w.alg, w.set, w.conc)
+    const best = bestPeer(report, w.alg, w.set, w.conc)
+    const ceiling = ceilingOf(report, w.alg, w.conc)
+    const name = `${w.alg}, ${setName(w.set)}, ${w.conc} in flight`
+    const goals = w.goals.map((g) => {
+      // A ceiling goal is always against all cores: that is what 64 in flight can use.
+      const against = g.vs === 'ceiling' ? ceilingOf(report, w.alg, 64) : measured(report, g.vs, w.alg, w.set, w.conc)
+      const what = g.vs === 'ceiling' ? (against ? ceilingName(against) : `the openssl speed ${CEILING_TESTS[w.alg]} ceiling`) : label(g.vs)
+      const target = `Issue 12: ${name}: jwks-verify ≥ ${g.min.toFixed(1)}× ${what}${g.moonshot ? ' (moonshot)' : ''}`
+      // What the table's goals column says: the goal without the library's version, then the result.
+      const short = `${g.moonshot ? 'moonshot ' : ''}≥ ${g.min.toFixed(1)}× ${g.vs}`
+      if (!jv || !against) {
+        const why = !jv ? 'jwks-verify not measured' : g.vs === 'ceiling' ? ceilingMissing(report) : `${g.vs} not measured`
+        return { target, measured: why, status: 'n/a', short }
+      }
+      const theirs = against.opsPerSec ?? against.verifyPerSec
+      const value = jv.opsPerSec / theirs
+      return {
+        target,
+        measured: `${fmtRatio(value)} (${fmtOps(jv.opsPerSec)} \`${jv.peer}\` vs ${fmtOps(theirs)})`,
+        status: value >= g.min ? 'met' : 'missed',
+        value,
+        short
+      }
+    })
+    rows.push({ ...w, name, jv, best, ceiling, goals })
+  }
+  let eld = null
+  if (report.options.algs.includes(ISSUE12_ELD.alg)) {
+    const { alg, set, conc } = ISSUE12_ELD
+    const jv = measured(report, 'jwks-verify-nocache', alg, set, conc)
+    const jose = measured(report, 'jose', alg, set, conc)
+    const target = `Issue 12: event-loop p99 at ${conc} in flight (${alg}, ${setName(set)}): jwks-verify ≤ jose`
+    const goal =
+      jv?.eldP99ms == null || jose?.eldP99ms == null
+        ? { target, measured: 'not measured', status: 'n/a', short: '≤ jose' }
+        : {
+            target,
+            measured: `${fmtMs(jv.eldP99ms)} ms \`${jv.peer}\` vs ${fmtMs(jose.eldP99ms)} ms`,
+            status: jv.eldP99ms <= jose.eldP99ms ? 'met' : 'missed',
+            value: jv.eldP99ms / jose.eldP99ms,
+            short: '≤ jose'
+          }
+    eld = { alg, set, conc, jv, jose, goal }
+  }
+  return { rows, eld }
+}
+
+// Runs with `--no-ceilings`, and JSON of runs from before the ceilings existed, have none.
+const noCeilings = (report) => (report.options.ceilings === false ? 'not run (`--no-ceilings`)' : 'not measured in this run')
+
+function ceilingMissing(report) {
+  const c = report.ceilings
+  if (!c) return `openssl speed ${noCeilings(report)}`
+  return c.error ? `openssl speed failed: ${c.error}` : 'openssl speed failed for this algorithm'
+}
+
+/** The issue 12 goals, for evaluateTargets. */
+function issue12Targets(report) {
+  const { rows, eld } = issue12(report)
+  const all = rows.flatMap((r) => r.goals).concat(eld ? [eld.goal] : [])
+  return all.map(({ target, measured, status, value }) => ({ target, measured, status, ...(value != null ? { value } : {}) }))
+}
+
+/** One line on the openssl speed ceilings of the run. */
+export function ceilingsLine(report) {
+  const c = report.ceilings
+  if (!c) return `openssl speed ceilings: ${noCeilings(report)}.`
+  if (c.error) return `openssl speed ceilings: not measured (${c.error}).`
+  const tests = Object.values(CEILING_TESTS).filter((t) => c[t])
+  // As for the cells, more than a quarter of a core taken by others marks a test as noisy.
+  const noisy = (pct, where) => (pct > 25 ? [`**others used ${pct}% of a core during the ${where} test: likely too low**`] : [])
+  const parts = tests.map((t) => {
+    if (c[t].error) return `${t} failed (${c[t].error})`
+    const flags = [...noisy(c[t].otherCpuPct, `${c.cores}-core`), ...noisy(c[t].otherCpuPctOneCore, 'one-core')]
+    return (
+      `${t} ${fmtOps(c[t].verifyPerSec)} verify/s on ${c.cores} cores, ${fmtOps(c[t].verifyPerSecOneCore)} on one` +
+      (flags.length ? ` (${flags.join('; ')})` : '')
+    )
+  })
+  return (
+    `openssl speed ceilings, measured in this run before the cells (${c.version.split(' ').slice(0, 2).join(' ')}; \`openssl speed -mr -seconds ${c.seconds}\`, ` +
+    `with \`-multi ${c.cores}\` and without; 1-minute load average ${c.loadavg1} when it began): ${parts.join('; ')}.`
+  )
+}
+
+/** The workloads of issue 12: jwks-verify, the best peer, the ceiling and the goals, in one table. */
+export function issue12Section(report, level) {
+  const out = [`${'#'.repeat(level)} Issue 12 targets`, '']
+  const { rows, eld } = issue12(report)
+  out.push(ceilingsLine(report), '')
+  if (!rows.length && !eld) return out.concat('No workload of issue 12 in this run.', '').join('\n')
+  out.push('| workload | jwks-verify | best peer | ratio | ceiling | goals |', '|---|---:|---|---:|---|---|')
+  const statusOf = (g) => (g.status === 'met' ? '**met**' : g.status === 'missed' ? '**missed**' : g.status)
+  const goalCell = (goals) => goals.map((g) => `${g.short}: ${statusOf(g)}`).join('; ')
+  const notes = []
+  for (const r of rows) {
+    const jv = r.jv ? `${fmtOps(r.jv.opsPerSec)} \`${r.jv.peer}\`` : '—'
+    const best = r.best ? `${label(r.best.peer)} ${fmtOps(r.best.opsPerSec)}` : '—'
+    const ratio = r.jv && r.best ? fmtRatio(r.jv.opsPerSec / r.best.opsPerSec) : '—'
+    // The same token is a cache hit: no signature is checked, so there is no ceiling to compare with.
+    const ceiling =
+      r.set === 'same' || !r.ceiling
+        ? '—'
+        : `${fmtOps(r.ceiling.verifyPerSec)} verify/s on ${r.ceiling.cores === 1 ? 'one core' : `${r.ceiling.cores} cores`}` +
+          (r.jv ? ` (${fmtRatio(r.jv.opsPerSec / r.ceiling.verifyPerSec)})` : '')
+    out.push(`| ${r.name} | ${jv} | ${best} | ${ratio} | ${ceiling} | ${goalCell(r.goals)} |`)
+    // A reference row (static key, hand-written) faster than every JWKS client is worth knowing.
+    for (const id of REFERENCE_ROWS) {
+      const ref = measured(report, id, r.alg, r.set, r.conc)
+      if (ref && (!r.best || ref.opsPerSec > r.best.opsPerSec)) {
+        notes.push(
+          `${r.name}: ${label(id)} ${fmtOps(ref.opsPerSec)}` +
+            (r.jv ? ` (jwks-verify ${fmtRatio(r.jv.opsPerSec / ref.opsPerSec)} of it)` : '')
+        )
+      }
+    }
+  }
+  if (eld) {
+    const jv = eld.jv?.eldP99ms != null ? `${fmtMs(eld.jv.eldP99ms)} ms \`${eld.jv.peer}\`` : '—'
+    const jose = eld.jose?.eldP99ms != null ? `${label('jose')} ${fmtMs(eld.jose.eldP99ms)} ms` : '—'
+    const ratio = eld.goal.value != null ? `${fmtRatio(eld.goal.value)} (${eld.goal.value <= 1 ? 'better' : 'worse'})` : '—'
+    out.push(
+      `| event-loop p99 at ${eld.conc} in flight (${eld.alg} ${setName(eld.set)}) | ${jv} | ${jose} | ${ratio} | — | ${goalCell([eld.goal])} |`
+    )
+  }
+  out.push(
+    '',
+    'jwks-verify: `jwks-verify-nocache` (verify with `tokenCache: false`) on distinct tokens; on the same token the fastest ' +
+      'row calling verify with a token cache (`jwks-verify`, or `jwks-verify-frozen` when the run has it), named in the cell. ' +
+      'Best peer: the fastest other library, node:crypto and @node-rs/jsonwebtoken (static keys) left out. ' +
+      'Ceiling: what openssl verifies per second on all cores (one core at 1 in flight), and jwks-verify as a share of it.'
+  )
+  if (notes.length) out.push('', `Reference rows faster than the best peer: ${notes.join('; ')}.`)
+  out.push('')
+  return out.join('\n')
+}
+
+/** p50 and p99 latency at 1 in flight on distinct tokens, every library, every algorithm of the run. */
+export function latencySection(report, level) {
+  const algs = report.options.algs
+  const out = [`${'#'.repeat(level)} Latency at 1 in flight, distinct tokens`, '']
+  out.push(
+    `Per verification call, µs: medians over rounds of each cell's p50 and p99. The jwks-verify rows with a token cache answer from it ` +
+      `(the pool is primed); \`tokenCache: false\` checks the signature every call.`,
+    ''
+  )
+  out.push('| library | ' + algs.map((a) => `${a} p50 | ${a} p99`).join(' | ') + ' |')
+  out.push('|---|' + algs.map(() => '---:|---:').join('|') + '|')
+  for (const p of report.peers) {
+    const cells = algs.map((alg) => {
+      const r = measured(report, p.id, alg, 'pool', 1)
+      if (!r) {
+        const a = absent(report, p.id, { alg, set: 'pool', conc: 1 })
+        return `${a} | ${a}`
+      }
+      return `${fmtUs(r.p50us)} | ${fmtUs(r.p99us)}`
+    })
+    out.push(`| ${label(p.id)} | ${cells.join(' | ')} |`)
+  }
+  out.push('')
+  return out.join('\n')
+}
+
 /** How each library was called, its correctness gate and process peak RSS. */
 export function librariesSection(report, level) {
   const out = []
@@ -501,5 +761,8 @@ export function evaluateTargets(report) {
       value: held
     })
   }
+
+  // 9. Issue 12 (performance round 2): against the best of the peers and the openssl ceilings.
+  t.push(...issue12Targets(report))
   return t
 }

@@ -1,12 +1,13 @@
 // Side-by-side benchmark: jwks-verify against the JWT/JWKS libraries users would pick instead.
 //
 //   node bench/run.mjs [--quick] [--only=jose,jwks-verify,...] [--alg=RS256,ES256]
-//                      [--rounds=3] [--measure=1000] [--warmup=1000] [--pool=10000] [--no-memory] [--docs]
+//                      [--rounds=3] [--measure=1000] [--warmup=1000] [--pool=10000] [--no-memory] [--no-ceilings] [--docs]
 //
 // Every library verifies the same tokens (exp, iss and aud checked) against the same JWKS server
 // on 127.0.0.1. Workloads: RS256 / ES256 / EdDSA x {one token repeated, a pool of distinct tokens}
 // x {1, 64 in flight}. Libraries run one at a time, each in its own worker process, interleaved
-// cell by cell and repeated for several rounds; the tables show medians across rounds.
+// cell by cell and repeated for several rounds; the tables show medians across rounds. Before the
+// cells, `openssl speed` measures what OpenSSL verifies per second on this machine (the ceilings).
 // Results: markdown on stdout (and bench/results/latest.md), JSON in bench/results/latest.json.
 // `node bench/chart.mjs` draws docs/benchmarks.svg from the JSON and `node bench/update-doc.mjs`
 // refreshes the tables in docs/benchmarks.md; `--docs` does both after the run.
@@ -20,7 +21,7 @@ import { startJwksServer } from './jwks-server.mjs'
 import { ALGS, AUDIENCE, generateKeys, makeTokens } from './tokens.mjs'
 import { PEERS, ROOT } from './peers.mjs'
 import { formatReport, evaluateTargets } from './report.mjs'
-import { readFlags, machine, busyProcesses, addonInfo, startWorker, median, fmtOps } from './harness.mjs'
+import { readFlags, machine, busyProcesses, addonInfo, startWorker, median, fmtOps, opensslCeilings } from './harness.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const RESULTS_DIR = path.join(HERE, 'results')
@@ -38,7 +39,7 @@ function parseArgs(argv) {
 }
 
 function parseFlags(argv) {
-  const known = ['quick', 'only', 'alg', 'rounds', 'measure', 'warmup', 'pool', 'no-memory', 'docs']
+  const known = ['quick', 'only', 'alg', 'rounds', 'measure', 'warmup', 'pool', 'no-memory', 'no-ceilings', 'docs']
   const { flags, num, list } = readFlags(argv, known, 'bench/run.mjs')
   const quick = flags.quick === true
   const algs = list('alg') || ALGS
@@ -66,6 +67,9 @@ function parseFlags(argv) {
     rewarmMs: Math.min(warmup, quick ? 100 : 300),
     poolSize: Math.round(num('pool', 10000)),
     memory: flags['no-memory'] !== true,
+    ceilings: flags['no-ceilings'] !== true,
+    // openssl runs sign and verify for this long each, on all cores and then on one.
+    ceilingSeconds: quick ? 1 : 3,
     docs: flags.docs === true
   }
 }
@@ -115,6 +119,12 @@ async function main() {
   log(`signed ${opts.algs.length} x ${opts.poolSize} tokens in ${((Date.now() - t0) / 1000).toFixed(1)} s; JWKS at ${server.url}`)
   const tokensFile = path.join(os.tmpdir(), `jwks-verify-bench-${process.pid}.json`)
   fs.writeFileSync(tokensFile, JSON.stringify(tokens))
+
+  // The ceilings before any worker starts, so that none of ours competes with openssl for the cores.
+  const ceilings = opts.ceilings
+    ? await opensslCeilings({ algs: opts.algs, cores: machine().nproc, seconds: opts.ceilingSeconds, log })
+    : null
+  if (ceilings?.error) log(`openssl speed ceilings not measured: ${ceilings.error}`)
 
   const ctx = {
     issuer,
@@ -255,7 +265,8 @@ async function main() {
         measureMs: opts.measureMs,
         poolSize: opts.poolSize,
         algs: opts.algs,
-        only: opts.only
+        only: opts.only,
+        ceilings: opts.ceilings
       },
       concurrentBuilds: { atStart: busyAtStart, perRound: busyByRound, atEnd: busyAtEnd },
       jwksServerRequests: { ...server.requests },
@@ -264,7 +275,8 @@ async function main() {
       addon,
       peers: peerInfo,
       results,
-      memory
+      memory,
+      ceilings
     }
     report.targets = evaluateTargets(report)
 
