@@ -67,6 +67,13 @@ pub fn verify_reject<'env>(env: &'env Env, e: &CoreError) -> Result<Unknown<'env
     settle(env, obj.raw(), false)
 }
 
+/// [`verify_error`] as the raw error value, to settle a promise with.
+pub fn verify_error_value(env: &Env, e: &CoreError) -> Result<sys::napi_value> {
+    let obj = error_object(env, e)?;
+    crate::telemetry::publish_failure(env, &obj);
+    Ok(obj.raw())
+}
+
 /// A promise settled at once with a raw value.
 pub fn settle<'env>(
     env: &'env Env,

@@ -3,8 +3,13 @@
 
 #![deny(clippy::all)]
 
+/// See Cargo.toml: cross-thread frees are the common case here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod convert;
 mod errors;
+mod pool;
 mod schedule;
 mod telemetry;
 pub mod test_clock;
@@ -12,10 +17,10 @@ pub mod token_source;
 pub mod tools;
 
 use jwks_verify_core::options::{self, SecretBytes};
-use jwks_verify_core::verifier::{Step, Verified, Verifier as CoreVerifier};
-use jwks_verify_core::{Error as CoreError, ErrorCode};
+use jwks_verify_core::verifier::{Step, Verifier as CoreVerifier};
+use jwks_verify_core::ErrorCode;
 use napi::bindgen_prelude::*;
-use napi::{Env, Task};
+use napi::Env;
 use napi_derive::napi;
 
 use crate::convert::{options_to_json, verifier_event_sink, JsVerified};
@@ -26,39 +31,6 @@ use crate::errors::{core_error, verify_error, verify_reject};
 #[napi]
 pub struct Verifier {
     core: CoreVerifier,
-}
-
-/// Signature and claim checks on the libuv thread pool.
-pub struct VerifyTask {
-    job: Option<Box<jwks_verify_core::verifier::Job>>,
-}
-
-impl Task for VerifyTask {
-    type Output = std::result::Result<Verified, CoreError>;
-    type JsValue = JsVerified;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let job = self
-            .job
-            .take()
-            .ok_or_else(|| Error::new(Status::GenericFailure, "verification task ran twice"))?;
-        // napi-rs does not catch panics in `compute`: one must reject this promise, not abort Node.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())).map_err(|_| {
-            Error::new(
-                Status::GenericFailure,
-                "jwks-verify: internal error during verification",
-            )
-        })
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        output.map(JsVerified).map_err(|e| verify_error(&env, &e))
-    }
-
-    fn finally(self, _env: Env) -> Result<()> {
-        schedule::pool_finished();
-        Ok(())
-    }
 }
 
 /// Run a job on the JS thread (see `schedule`); a panic rejects, as on the pool.
@@ -125,11 +97,7 @@ impl Verifier {
             Err(e) => verify_reject(env, &e),
             Ok(Step::Done(v)) => convert::resolved(env, JsVerified(v)),
             Ok(Step::Compute(job)) if schedule::may_run_inline(env) => run_inline(env, job),
-            Ok(Step::Compute(job)) => {
-                let work = env.spawn(VerifyTask { job: Some(job) })?;
-                schedule::pool_started();
-                Ok(work.promise_object().to_unknown())
-            }
+            Ok(Step::Compute(job)) => pool::submit(env, job),
             Ok(Step::NeedsIo(token) | Step::NeedsLiveness(token) | Step::UnknownKey(token)) => {
                 let core = self.core.clone();
                 let promise = env.spawn_future_with_callback(
