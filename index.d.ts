@@ -56,9 +56,9 @@ export interface JwsHeader {
 
 /** The result of a JWS token. */
 export interface JwsVerifyResult<T = JwtPayload> {
-  /** The payload, a fresh object on every call. */
+  /** The payload: a fresh object on every call (deeply frozen, and shared by repeats, with `results: 'frozen'`). */
   payload: T
-  /** The protected header, a fresh object on every call. */
+  /** The protected header: a fresh object on every call (deeply frozen with `results: 'frozen'`). */
   header: JwsHeader
   /** The configured issuer that matched (the token's `iss` when `iss` is not checked). */
   issuer: string
@@ -192,6 +192,14 @@ export interface VerifierOptions extends Partial<IssuerOptions> {
   http?: HttpOptions
   /** Verified tokens remembered (LRU). Default 10000; `false` or 0 turns it off. */
   tokenCache?: number | false
+  /**
+   * What `verify` and `verifySync` hand back. `'fresh'`: a new, unfrozen object on every call (change it as you
+   * like). `'frozen'`: deeply frozen objects (result, `payload`, `header` and everything in them; changing one
+   * throws a TypeError in strict mode), and a token verified before gets the very same object back from a cache in
+   * JS, the fastest path (up to `tokenCache` results; still checked against `exp`, `maxTokenAge`, the token cache's
+   * `cache.maxAge` and the current keys; not used with `revalidate`). Default `'fresh'`.
+   */
+  results?: 'fresh' | 'frozen'
   /** Called on the JS thread; exceptions thrown here are swallowed. */
   onEvent?: (event: VerifierEvent) => void
   /**

@@ -37,6 +37,7 @@ test('the tarball ships the addon and the entry points, and nothing of the sourc
     'lib/apollo.js',
     'lib/apollo.d.ts',
     'lib/load.js',
+    'lib/verifier.js',
     'bin/jwks-verify.js',
   ]) {
     assert.ok(files.includes(f), `${f} is in the tarball`);

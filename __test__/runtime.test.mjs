@@ -218,13 +218,21 @@ console.log(JSON.stringify({ a: a.payload.sub, b: b.payload.sub, clock: typeof a
     assert.deepEqual(JSON.parse(run.stdout), { a: 'by-name', b: 'by-name', clock: 'undefined', testClock: 'function' });
   });
 
-  test("the exports map names lib/load.js and index.d.ts for the root; it exports napi's index.js as it is", () => {
+  test("the exports map names lib/load.js and index.d.ts for the root; it exports napi's index.js, with lib/verifier.js's Verifier", () => {
     const require = createRequire(import.meta.url);
     const pkg = require('../package.json');
     assert.equal(pkg.name, 'jwks-verify');
     assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', default: './lib/load.js' });
     assert.equal(pkg.main, 'lib/load.js');
     assert.equal(require.resolve('jwks-verify'), fileURLToPath(new URL('../lib/load.js', import.meta.url)));
-    assert.equal(require('jwks-verify'), require(ADDON));
+    const face = require('jwks-verify');
+    const addon = require(ADDON);
+    const wrapper = require('../lib/verifier.js');
+    assert.deepEqual(Object.keys(face).sort(), Object.keys(addon).sort(), 'the same names');
+    for (const name of Object.keys(addon)) {
+      const want = name === 'Verifier' || name === 'createVerifier' ? wrapper[name] : addon[name];
+      assert.equal(face[name], want, name);
+    }
+    assert.equal(Object.getPrototypeOf(face.Verifier), addon.Verifier, "lib/verifier.js's Verifier extends napi's");
   });
 });

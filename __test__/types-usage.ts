@@ -73,6 +73,14 @@ const local = createVerifier({
 });
 const hmac = new Verifier({ secret: new Uint8Array(32), algorithms: ['HS256'] });
 
+// results: deeply frozen results, the same object for a repeated token ('fresh', the default, is a new object).
+const frozen = createVerifier({ issuer: 'https://issuer.example.com', results: 'frozen', tokenCache: 5000 });
+const fresh: VerifierOptions['results'] = 'fresh';
+async function frozenSub(token: string): Promise<string | undefined> {
+  const { payload } = await frozen.verify(token);
+  return frozen.verifySync(token).payload.sub ?? payload.sub;
+}
+
 async function authenticate(token: string): Promise<string> {
   await verifier.ready();
   const result: VerifyResult<MyClaims> = await verifier.verify<MyClaims>(token);
@@ -153,10 +161,16 @@ createVerifier({ issuer: 'https://issuer.example.com', cache: { maxAge: '10 minu
 // @ts-expect-error: verify takes a string token
 void verifier.verify(42);
 
+// @ts-expect-error: results is 'fresh' or 'frozen'
+createVerifier({ issuer: 'https://issuer.example.com', results: 'maybe' });
+
 void authenticate('token').catch(statusFor);
 report(multi);
 report(local);
 report(hmac);
+report(frozen);
+void frozenSub('token');
+console.log(fresh);
 
 // logger: false, or anything with warn and info (a Fastify logger too).
 const quiet: VerifierOptions = { issuer: 'https://issuer.example.com/', logger: false };

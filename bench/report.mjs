@@ -12,6 +12,7 @@ const SHORT = {
   'crypto-async': 'node:crypto async (KeyObject)',
   'crypto-sync': 'node:crypto sync (KeyObject)',
   'jwks-verify': '**jwks-verify** verify',
+  'jwks-verify-frozen': "**jwks-verify** verify, results: 'frozen'",
   'jwks-verify-nocache': '**jwks-verify** verify, tokenCache: false',
   'jwks-verify-sync': '**jwks-verify** verifySync',
   'jwks-verify-sync-nocache': '**jwks-verify** verifySync, tokenCache: false',

@@ -301,7 +301,9 @@ async function authenticateRequest(req, settings) {
     if (answer) return { answer, error: err }
     throw err
   }
-  return { auth: { payload: result.payload, header: result.header, issuer: result.issuer, token } }
+  const auth = { payload: result.payload, header: result.header, issuer: result.issuer, token }
+  // `results: 'frozen'`: the request's auth is frozen as its parts are.
+  return { auth: Object.isFrozen(result) ? Object.freeze(auth) : auth }
 }
 
 module.exports = {

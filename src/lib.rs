@@ -180,6 +180,22 @@ impl Verifier {
     pub fn close(&self) {
         self.core.close();
     }
+
+    /// Internal (`lib/verifier.js`, `results: 'frozen'`): `[until, generation]` for a result of
+    /// `token` just verified: until when (epoch ms) a copy may be served without asking the
+    /// engine, 0 when it must not be; `generation` goes to `_reuse` at every use of the copy.
+    #[napi(js_name = "_resultCacheUntil", skip_typescript, catch_unwind)]
+    pub fn result_cache_until(&self, token: String) -> Vec<f64> {
+        let (until, generation) = self.core.result_cache_until(&token);
+        vec![until as f64, generation as f64]
+    }
+
+    /// Internal (`lib/verifier.js`): true while a copy made under `generation` may serve (no key
+    /// set has changed since, the verifier is open); then the use is counted as a token-cache hit.
+    #[napi(js_name = "_reuse", skip_typescript, catch_unwind)]
+    pub fn reuse(&self, generation: f64) -> bool {
+        generation >= 0.0 && self.core.reuse(generation as u64)
+    }
 }
 
 /// Same as `new Verifier(options)`.

@@ -139,7 +139,7 @@ pub fn check_times(times: &Times, rules: &ClaimRules, now: f64) -> Result<()> {
         }
     }
     if let Some(exp) = times.exp {
-        if exp <= now - tolerance {
+        if expired(exp, tolerance, now) {
             return Err(Error::claim(
                 ErrorCode::Expired,
                 "exp",
@@ -171,7 +171,7 @@ pub fn check_times(times: &Times, rules: &ClaimRules, now: f64) -> Result<()> {
                 "missing required \"iat\" claim (maxTokenAge is set)",
             ));
         };
-        if now - iat - tolerance > max_age {
+        if too_old(iat, max_age, tolerance, now) {
             return Err(Error::claim(
                 ErrorCode::Expired,
                 "iat",
@@ -181,6 +181,77 @@ pub fn check_times(times: &Times, rules: &ClaimRules, now: f64) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `now` for [`check`] and [`check_times`]: epoch milliseconds as seconds.
+pub fn seconds(now_ms: u64) -> f64 {
+    now_ms as f64 / 1000.0
+}
+
+/// The `exp` check of [`check_times`]: true once `exp` has passed, beyond the tolerance.
+fn expired(exp: f64, tolerance: f64, now: f64) -> bool {
+    exp <= now - tolerance
+}
+
+/// The `maxTokenAge` check of [`check_times`]: true once the token is older than `max_age`
+/// (the tolerance lengthens the accepted age).
+fn too_old(iat: f64, max_age: f64, tolerance: f64, now: f64) -> bool {
+    now - iat - tolerance > max_age
+}
+
+/// The first instant (epoch ms, as [`seconds`] reads it) at which [`check_times`] stops passing
+/// because time has moved on: `exp` (with the tolerance) or `maxTokenAge` (with `iat`). `None`
+/// when neither limits these times. The other checks (`nbf`, `iat` in the future) only start to
+/// pass as time moves on, so they set no end. `Some(0)` when `maxTokenAge` is set and `iat` is
+/// absent (the checks never pass).
+pub fn times_fail_at_ms(times: &Times, rules: &ClaimRules) -> Option<u64> {
+    let tolerance = rules.clock_tolerance;
+    let exp = times
+        .exp
+        .map(|exp| first_failing_ms(exp + tolerance, |now| expired(exp, tolerance, now)));
+    let age = match (rules.max_token_age, times.iat) {
+        (None, _) => None,
+        (Some(_), None) => Some(0),
+        (Some(max_age), Some(iat)) => Some(first_failing_ms(iat + tolerance + max_age, |now| {
+            too_old(iat, max_age, tolerance, now)
+        })),
+    };
+    exp.into_iter().chain(age).min()
+}
+
+/// The smallest whole millisecond `m` at which `fails(seconds(m))` holds, for a check that holds
+/// from some instant on; `estimate_s` is that instant in seconds. The estimate is corrected step
+/// by step against `fails` itself, so float rounding cannot make it disagree with the check; if
+/// the steps run out, the answer errs early (0 when it would err late).
+fn first_failing_ms(estimate_s: f64, fails: impl Fn(f64) -> bool) -> u64 {
+    /// 2^53 ms: beyond it a millisecond is not exact in an f64 (the year 287,396).
+    const EXACT_MS: f64 = 9_007_199_254_740_992.0;
+    const STEPS: usize = 8;
+    let estimate = (estimate_s * 1000.0).ceil();
+    if estimate.is_nan() {
+        return 0;
+    }
+    if estimate >= EXACT_MS {
+        return u64::MAX;
+    }
+    // A negative estimate saturates to 0.
+    let mut m = estimate as u64;
+    for _ in 0..STEPS {
+        if m == 0 || !fails(seconds(m - 1)) {
+            break;
+        }
+        m -= 1;
+    }
+    if m > 0 && fails(seconds(m - 1)) {
+        return 0;
+    }
+    for _ in 0..STEPS {
+        if fails(seconds(m)) {
+            break;
+        }
+        m += 1;
+    }
+    m
 }
 
 fn date(value: NumericDate, name: &str) -> Result<Option<f64>> {
@@ -575,6 +646,107 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn times_fail_at_the_instant_check_times_starts_to_fail() {
+        // (label, exp, iat, clock tolerance, maxTokenAge): the times pass now; the answer must be
+        // the first millisecond at which check_times fails, as the token cache reads time.
+        type EndCase = (&'static str, Option<f64>, Option<f64>, f64, Option<f64>);
+        const NOW: f64 = 1_700_000_000.0;
+        let cases: Vec<EndCase> = vec![
+            ("exp", Some(NOW + 60.0), None, 0.0, None),
+            (
+                "exp with a fraction",
+                Some(NOW + 60.123_456),
+                None,
+                0.0,
+                None,
+            ),
+            ("exp with tolerance", Some(NOW + 1.0), None, 30.0, None),
+            (
+                "exp with a fractional tolerance",
+                Some(NOW + 7.0),
+                None,
+                1.5,
+                None,
+            ),
+            (
+                "exp past, inside tolerance",
+                Some(NOW - 5.0),
+                None,
+                10.0,
+                None,
+            ),
+            ("maxTokenAge", None, Some(NOW - 10.0), 0.0, Some(60.0)),
+            (
+                "maxTokenAge with tolerance",
+                None,
+                Some(NOW - 10.0),
+                5.0,
+                Some(60.0),
+            ),
+            (
+                "maxTokenAge, fractions",
+                None,
+                Some(NOW - 0.3),
+                0.25,
+                Some(0.5),
+            ),
+            ("exp first", Some(NOW + 30.0), Some(NOW), 0.0, Some(3600.0)),
+            ("age first", Some(NOW + 3600.0), Some(NOW), 0.0, Some(30.0)),
+            ("exp year 9999", Some(253_402_300_799.0), None, 0.0, None),
+        ];
+        for (label, exp, iat, tolerance, max_age) in cases {
+            let times = Times {
+                exp,
+                nbf: Some(NOW - 100.0),
+                iat,
+            };
+            let rules = ClaimRules {
+                clock_tolerance: tolerance,
+                max_token_age: max_age,
+                ..ClaimRules::default()
+            };
+            assert!(
+                check_times(&times, &rules, NOW).is_ok(),
+                "{label}: passes now"
+            );
+            let at = times_fail_at_ms(&times, &rules).expect(label);
+            assert!(
+                check_times(&times, &rules, seconds(at)).is_err(),
+                "{label}: fails at {at}"
+            );
+            assert!(
+                check_times(&times, &rules, seconds(at - 1)).is_ok(),
+                "{label}: passes 1 ms before {at}"
+            );
+        }
+        let rules = ClaimRules::default();
+        let only_nbf = Times {
+            nbf: Some(NOW),
+            ..Times::default()
+        };
+        assert_eq!(times_fail_at_ms(&only_nbf, &rules), None, "no end");
+        let ageless = ClaimRules {
+            max_token_age: Some(60.0),
+            ..ClaimRules::default()
+        };
+        assert_eq!(
+            times_fail_at_ms(&Times::default(), &ageless),
+            Some(0),
+            "maxTokenAge without iat never passes"
+        );
+        let far = Times {
+            exp: Some(1e300),
+            ..Times::default()
+        };
+        assert_eq!(times_fail_at_ms(&far, &rules), Some(u64::MAX));
+        let long_gone = Times {
+            exp: Some(-1e300),
+            ..Times::default()
+        };
+        assert_eq!(times_fail_at_ms(&long_gone, &rules), Some(0));
     }
 
     #[test]

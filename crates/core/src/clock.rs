@@ -60,6 +60,11 @@ impl Clock {
         }
     }
 
+    /// True for a manual (test) clock: its time is not the wall time other code reads.
+    pub fn is_manual(&self) -> bool {
+        self.offset.is_some()
+    }
+
     /// Identity for registries: 0 for the system clock, a distinct number per manual clock,
     /// so state made under a test clock is never shared with state made under another.
     pub fn id(&self) -> usize {
@@ -85,5 +90,6 @@ mod tests {
         assert_eq!(a.offset_ms(), u64::MAX, "saturates instead of wrapping");
         assert_ne!(a.id(), b.id());
         assert_eq!(Clock::system().id(), 0);
+        assert!(a.is_manual() && !Clock::system().is_manual());
     }
 }

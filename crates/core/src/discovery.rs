@@ -40,6 +40,9 @@ pub struct DiscoverySource {
 impl Source for DiscoverySource {
     type Value = Metadata;
 
+    /// A new document may move the JWKS URL: copies of results must not outlive it.
+    const COUNTED: bool = true;
+
     fn fetch(
         self: Arc<Self>,
         previous: Option<Arc<Metadata>>,

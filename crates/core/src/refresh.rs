@@ -6,7 +6,12 @@
 //! What is fetched and how long it lives is the [`Source`]'s business; when to fetch, who
 //! waits and what is served meanwhile is decided here, once. The hot path ([`Refresher::peek`]
 //! on a fresh value) takes no lock: the value is an immutable [`Entry`] swapped whole.
+//!
+//! [`changes`] counts, process-wide, every change of a value whose source says
+//! [`Source::COUNTED`] (key sets, discovery documents): a copy of something computed from such
+//! values, kept outside the engine, stays current only while that number has not moved.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwapOption;
@@ -18,6 +23,23 @@ use crate::runtime;
 
 /// Shortest wait after a failure.
 pub const MIN_BACKOFF_MS: u64 = 1_000;
+
+/// See [`changes`].
+static CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// How many times a [`Refresher`] of a [`Source::COUNTED`] source has stored a value, recorded a
+/// failure or forgotten its value, in this process. Read it before reading the values it covers:
+/// it moves after a change is visible, so an unchanged number means no change was missed.
+pub fn changes() -> u64 {
+    CHANGES.load(Ordering::SeqCst)
+}
+
+/// A change of a `S` value (see [`changes`]).
+fn changed<S: Source>() {
+    if S::COUNTED {
+        CHANGES.fetch_add(1, Ordering::SeqCst);
+    }
+}
 
 /// How long a freshly fetched value lives, relative to the moment it arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +85,10 @@ pub trait Source: Send + Sync + 'static {
 
     /// The error left behind when a fetch task ends without an answer (a panic).
     fn task_failed(&self) -> Error;
+
+    /// True when results are computed from these values (key sets, discovery documents): every
+    /// change of the state of such a refresher moves [`changes`]. Defaults to false.
+    const COUNTED: bool = false;
 }
 
 /// Serving and backoff rules of a [`Refresher`].
@@ -298,7 +324,13 @@ impl<S: Source> Refresher<S> {
 
     /// Forget the value held (e.g. a token the API refused); the next use fetches again.
     pub fn invalidate(&self) {
-        self.current.store(None);
+        self.store(None);
+    }
+
+    /// Replace the value held: the one place it changes.
+    fn store(&self, entry: Option<Arc<Entry<S::Value>>>) {
+        self.current.store(entry);
+        changed::<S>();
     }
 
     /// State for health reports.
@@ -358,7 +390,7 @@ impl<S: Source> Refresher<S> {
         };
         match fresh {
             Ok((value, lifetime)) => {
-                self.current.store(Some(Arc::new(Entry {
+                self.store(Some(Arc::new(Entry {
                     value: Arc::clone(&value),
                     fetched_at: now,
                     expires_at: now.saturating_add(lifetime.fresh_ms),
@@ -370,17 +402,24 @@ impl<S: Source> Refresher<S> {
                 Ok(value)
             }
             Err(err) => {
-                record_failure(&mut st, &self.policy, now, err.clone());
+                record_failure::<S>(&mut st, &self.policy, now, err.clone());
                 Err(err)
             }
         }
     }
 }
 
-fn record_failure<T>(st: &mut State<T>, policy: &RefreshPolicy, now: u64, err: Error) {
+/// Record a failed fetch: the one place the failure state changes.
+fn record_failure<S: Source>(
+    st: &mut State<S::Value>,
+    policy: &RefreshPolicy,
+    now: u64,
+    err: Error,
+) {
     st.failures = st.failures.saturating_add(1);
     st.next_attempt_at = now.saturating_add(policy.wait_after_failure_ms(st.failures, &err));
     st.last_error = Some(err);
+    changed::<S>();
 }
 
 /// The last error, with `retryAfter` set to the seconds left until the next attempt.
@@ -410,7 +449,7 @@ impl<S: Source> Drop for TaskGuard<S> {
         if st.generation == self.generation {
             st.inflight = None;
         }
-        record_failure(&mut st, &r.policy, now, r.source.task_failed());
+        record_failure::<S>(&mut st, &r.policy, now, r.source.task_failed());
     }
 }
 
@@ -659,6 +698,55 @@ mod tests {
         assert_eq!(*block(first).unwrap(), 1);
         r.invalidate();
         assert!(r.entry().is_none());
+    }
+
+    /// `Scripted`, counted as key sets are ([`Source::COUNTED`]).
+    struct Counted(Arc<Scripted>);
+
+    impl Source for Counted {
+        type Value = u32;
+        const COUNTED: bool = true;
+        fn fetch(self: Arc<Self>, p: Option<Arc<u32>>) -> BoxFuture<'static, Result<Fresh<u32>>> {
+            Arc::clone(&self.0).fetch(p)
+        }
+        fn task_failed(&self) -> Error {
+            self.0.task_failed()
+        }
+    }
+
+    #[test]
+    fn changes_move_with_every_store_failure_and_invalidation_of_a_counted_source() {
+        let source = Arc::new(Counted(Scripted::new(vec![
+            Step::Value(1, MINUTE),
+            Step::Fail(None),
+            Step::Same(MINUTE),
+            Step::Panic,
+        ])));
+        let clock = Clock::manual();
+        let r = Refresher::new(source, POLICY, clock.clone());
+        let load = |r: &Arc<Refresher<Counted>>| {
+            let r = Arc::clone(r);
+            block(async move { r.load().await })
+        };
+        // Other tests run beside this one: the number only ever grows, so each step checks growth.
+        let mut seen = changes();
+        let mut moved = |label: &str| {
+            let now = changes();
+            assert!(now > seen, "{label}: changes() moved ({seen} -> {now})");
+            seen = now;
+        };
+        load(&r).unwrap();
+        moved("a new value");
+        assert!(load(&r).is_err());
+        moved("a failure");
+        clock.advance(1_000);
+        load(&r).unwrap();
+        moved("a 304 renewing the value");
+        clock.advance(1_000);
+        assert!(load(&r).is_err());
+        moved("a fetch that panicked");
+        r.invalidate();
+        moved("invalidate");
     }
 
     #[test]

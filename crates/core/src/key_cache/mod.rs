@@ -167,6 +167,16 @@ impl KeyCache {
         }
     }
 
+    /// The keys held and the instant (epoch ms) until which a verification may use them
+    /// without asking this cache again: while they are fresh and their refresh is not yet due
+    /// (past that point each use may start the refresh ahead, or its retries). `None` when
+    /// that point has passed or no keys are held. Starts nothing.
+    pub fn fresh_until(&self, now: u64) -> Option<(Arc<KeySet>, u64)> {
+        let entry = self.refresher.entry()?;
+        let until = entry.refresh_at.min(entry.expires_at);
+        (now < until).then(|| (Arc::clone(&entry.value), until))
+    }
+
     /// Load keys when none are usable: join the fetch in flight or start one (unless backing off).
     pub async fn load(self: &Arc<Self>) -> Result<Arc<KeySet>> {
         self.refresher.fresh_or_load().await

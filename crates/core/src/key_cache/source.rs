@@ -273,6 +273,9 @@ impl JwksSource {
 impl Source for JwksSource {
     type Value = KeySet;
 
+    /// Results are verified with these keys: copies of them must not outlive a change.
+    const COUNTED: bool = true;
+
     fn fetch(
         self: Arc<Self>,
         previous: Option<Arc<KeySet>>,

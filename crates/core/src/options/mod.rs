@@ -30,7 +30,7 @@ use reader::{kind, Field, Object};
 pub(crate) use http::parse_http as parse_http_section;
 pub use issuers::{IssuerOptions, KeySource};
 
-const TOP_LEVEL: [&str; 20] = [
+const TOP_LEVEL: [&str; 21] = [
     "issuer",
     "jwksUri",
     "audience",
@@ -51,6 +51,7 @@ const TOP_LEVEL: [&str; 20] = [
     "logger",
     "revalidate",
     "shared",
+    "results",
 ];
 
 /// Default `maxTokenLength`.
@@ -59,6 +60,17 @@ pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 16_384;
 pub const DEFAULT_TOKEN_CACHE: usize = 10_000;
 /// Default `requiredClaims`.
 pub const DEFAULT_REQUIRED_CLAIMS: [&str; 1] = ["exp"];
+
+/// What `verify` hands back (`results`). The engine's results are always fresh; the JS face
+/// (`lib/verifier.js`) freezes them and keeps them for `Frozen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Results {
+    /// `'fresh'`: a new, unfrozen object on every call. The default.
+    #[default]
+    Fresh,
+    /// `'frozen'`: deeply frozen objects; a repeated token gets the same object back.
+    Frozen,
+}
 
 /// Every option, parsed.
 #[derive(Debug, Clone)]
@@ -82,6 +94,8 @@ pub struct Options {
     pub clock: Clock,
     /// The fleet's shared tier on Redis (`shared`). Defaults to none.
     pub shared: Option<SharedOptions>,
+    /// `results`. Defaults to [`Results::Fresh`].
+    pub results: Results,
 }
 
 /// The `secret` option when the glue received bytes (a Uint8Array) rather than a string.
@@ -177,6 +191,22 @@ pub fn parse(value: &Value, secret_bytes: SecretBytes) -> Result<Options> {
             ))
         })?,
     };
+    let results = match o.get("results") {
+        None => Results::Fresh,
+        Some(f) => match f.value.as_str() {
+            Some("fresh") => Results::Fresh,
+            Some("frozen") => Results::Frozen,
+            _ => {
+                return Err(f.error(format!(
+                    "must be \"fresh\" or \"frozen\", got {}",
+                    match f.value {
+                        Value::String(s) => format!("{s:?}"),
+                        v => kind(v).to_owned(),
+                    }
+                )))
+            }
+        },
+    };
     Ok(Options {
         issuers,
         local_keys,
@@ -187,6 +217,7 @@ pub fn parse(value: &Value, secret_bytes: SecretBytes) -> Result<Options> {
         token_cache,
         clock: Clock::system(),
         shared,
+        results,
     })
 }
 
@@ -373,6 +404,18 @@ mod tests {
                 json!({"issuer":"https://i/","cache":{"maxAge":"1m","cooldown":"2m"}}),
                 "option \"cache.cooldown\" (2 min) is longer than \"cache.maxAge\" (1 min)",
             ),
+            (
+                json!({"issuer":"https://i/","results":"maybe"}),
+                "option \"results\" must be \"fresh\" or \"frozen\", got \"maybe\"",
+            ),
+            (
+                json!({"issuer":"https://i/","results":true}),
+                "\"results\" must be \"fresh\" or \"frozen\", got a boolean",
+            ),
+            (
+                json!({"issuer":"https://i/","result":"frozen"}),
+                "unknown option \"result\" (did you mean \"results\"?)",
+            ),
             (json!(5), "must be an object"),
         ];
         for (value, fragment) in cases {
@@ -417,6 +460,15 @@ mod tests {
         assert_eq!(o.cache, CachePolicy::default());
         assert_eq!(o.token_cache, DEFAULT_TOKEN_CACHE);
         assert_eq!(o.max_token_length, DEFAULT_MAX_TOKEN_LENGTH);
+        assert_eq!(o.results, Results::Fresh);
+        for (value, want) in [("fresh", Results::Fresh), ("frozen", Results::Frozen)] {
+            let o = parse(
+                &json!({"issuer":"https://i/","results":value}),
+                SecretBytes::None,
+            )
+            .unwrap();
+            assert_eq!(o.results, want, "{value}");
+        }
 
         let o = parse(
             &json!({"issuer":"i","jwksUri":"http://127.0.0.1:1/j","audience":["a","b"],"clockTolerance":"1.5s","cache":{"maxAge":"10m","cooldown":5},"tokenCache":false}),

@@ -33,6 +33,7 @@ use crate::key::Key;
 use crate::key_cache::{Refetch, Usable};
 use crate::keyset::KeySet;
 use crate::options::{KeySource, Options};
+use crate::refresh;
 use crate::revalidate::Slot;
 use crate::store::{self, SharedTier};
 use crate::token::{Text, Token};
@@ -252,6 +253,29 @@ impl Verifier {
                 tokens.clear();
             }
         }
+    }
+
+    /// For a copy of results kept outside the engine (the JS face's `results: 'frozen'` cache):
+    /// `(until, generation)`. `until` is the epoch ms until which the result of `token` may be
+    /// served from such a copy without asking the engine again, 0 when it must not be (see
+    /// `Inner::result_cache_until`); `generation` is [`refresh::changes`] as it was before
+    /// `until` was worked out: pass it to [`Verifier::reuse`] at every use of the copy.
+    pub fn result_cache_until(&self, token: &str) -> (u64, u64) {
+        let generation = refresh::changes();
+        (self.inner.result_cache_until(token), generation)
+    }
+
+    /// A use of a copy made under `generation` (see [`Verifier::result_cache_until`]): true
+    /// while no key set or discovery document of the process has changed since and the
+    /// Verifier is open. Then it counts as a token-cache hit does (a verification and a hit),
+    /// so `stats()` and `metrics()` stay exact.
+    pub fn reuse(&self, generation: u64) -> bool {
+        if generation != refresh::changes() || self.is_closed() {
+            return false;
+        }
+        Counters::bump(&self.inner.counters.token_cache_hits);
+        self.inner.counters.count(&Ok(()));
+        true
     }
 
     /// True after `close()`.
@@ -520,7 +544,7 @@ impl Inner {
             &parsed.header.typ,
             &parsed.claims,
             &issuer.options.rules,
-            now as f64 / 1000.0,
+            claims::seconds(now),
         )?;
         let issuer_name = match (&issuer.options.issuer, &parsed.claims.iss) {
             (None, Text::Value(iss)) => Arc::from(iss.as_str()),
@@ -542,6 +566,50 @@ impl Inner {
         Ok((verified, exp))
     }
 
+    /// Until when (epoch ms) a copy of the result of `token` answers exactly as a token-cache
+    /// hit would, with no need to ask the engine: the least of the entry's own end (`created +
+    /// cache.maxAge`), the instant `exp` / `maxTokenAge` stop passing
+    /// ([`claims::times_fail_at_ms`]) and the keys' refresh-ahead point (past it, every use must
+    /// reach the key cache, which starts the refresh ahead and its retries). 0 when a copy must
+    /// not be used: no entry, a closed Verifier, `revalidate` (the endpoint decides liveness at
+    /// each use), a test clock (the copy's holder reads wall time), or the verifying key not in
+    /// the current, fresh key set.
+    fn result_cache_until(&self, token: &str) -> u64 {
+        if self.closed.load(Ordering::SeqCst) || self.options.clock.is_manual() {
+            return 0;
+        }
+        let Some(tokens) = &self.tokens else {
+            return 0;
+        };
+        let now = self.now();
+        let Some(entry) = tokens.get(token, now) else {
+            return 0;
+        };
+        let issuer = &self.issuers[entry.issuer];
+        if issuer.revalidator.is_some() {
+            return 0;
+        }
+        let rules = &issuer.options.rules;
+        if claims::check_times(&entry.times, rules, claims::seconds(now)).is_err() {
+            return 0;
+        }
+        let mut until = tokens.expires_at(&entry);
+        if let Some(end) = claims::times_fail_at_ms(&entry.times, rules) {
+            until = until.min(end);
+        }
+        if let Some(cache) = issuer.cache() {
+            match cache.fresh_until(now) {
+                Some((keys, end)) if keys.contains(entry.key) => until = until.min(end),
+                _ => return 0,
+            }
+        }
+        if until > now {
+            until
+        } else {
+            0
+        }
+    }
+
     /// A verified token from the token cache.
     fn token_cache_hit(&self, token: &str, now: u64) -> Result<Option<TokenHit>> {
         let Some(tokens) = &self.tokens else {
@@ -551,7 +619,7 @@ impl Inner {
             return Ok(None);
         };
         let issuer = &self.issuers[entry.issuer];
-        claims::check_times(&entry.times, &issuer.options.rules, now as f64 / 1000.0)?;
+        claims::check_times(&entry.times, &issuer.options.rules, claims::seconds(now))?;
         if let Some(cache) = issuer.cache() {
             let still_there = match cache.usable(now) {
                 Usable::Keys { keys, .. } => keys.contains(entry.key),

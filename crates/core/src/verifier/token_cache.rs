@@ -43,11 +43,16 @@ impl TokenCache {
     /// dropped).
     pub fn get(&self, token: &str, now: u64) -> Option<Arc<CachedToken>> {
         let entry = self.entries.get(token)?;
-        if now >= entry.created.saturating_add(self.max_age_ms) {
+        if now >= self.expires_at(&entry) {
             self.entries.remove(token);
             return None;
         }
         Some(entry)
+    }
+
+    /// When `entry` stops being served (epoch ms): `cache.maxAge` after it was made.
+    pub fn expires_at(&self, entry: &CachedToken) -> u64 {
+        entry.created.saturating_add(self.max_age_ms)
     }
 
     /// Drop the entry for `token`.
