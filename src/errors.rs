@@ -62,9 +62,7 @@ pub fn reject<'env>(env: &'env Env, e: &CoreError) -> Result<Unknown<'env>> {
 
 /// [`reject`] for a verification, published like [`verify_error`].
 pub fn verify_reject<'env>(env: &'env Env, e: &CoreError) -> Result<Unknown<'env>> {
-    let obj = error_object(env, e)?;
-    crate::telemetry::publish_failure(env, &obj);
-    settle(env, obj.raw(), false)
+    settle(env, verify_error_value(env, e)?, false)
 }
 
 /// [`verify_error`] as the raw error value, to settle a promise with.

@@ -38,19 +38,7 @@ fn run_inline<'env>(
     env: &'env Env,
     job: Box<jwks_verify_core::verifier::Job>,
 ) -> Result<Unknown<'env>> {
-    let outcome =
-        schedule::inline(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())));
-    match outcome {
-        Ok(Ok(verified)) => convert::resolved(env, JsVerified(verified)),
-        Ok(Err(e)) => verify_reject(env, &e),
-        Err(_) => {
-            let error = env.create_error(Error::new(
-                Status::GenericFailure,
-                "jwks-verify: internal error during verification",
-            ))?;
-            crate::errors::settle(env, error.raw(), false)
-        }
-    }
+    pool::settled(env, schedule::inline(|| pool::run(job)))
 }
 
 fn build(env: &Env, options: Unknown<'_>) -> Result<CoreVerifier> {

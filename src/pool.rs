@@ -10,7 +10,7 @@
 //! [`MAX_BATCH`] jobs per work. A pool thread verifies each job of its work (a panic rejects
 //! only that job's promise) and the completion callback settles every promise of the work.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use jwks_verify_core::verifier::{Job, Verified};
 use jwks_verify_core::Error as CoreError;
@@ -28,7 +28,9 @@ thread_local! {
     /// This JS thread's jobs waiting for the turn's end.
     static WAITING: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
     /// This JS thread's works queued on or running on the pool.
-    static WORKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static WORKS: Cell<usize> = const { Cell::new(0) };
+    /// This JS thread's jobs waiting, queued on or running on the pool.
+    static JOBS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// A promise's resolver, moved to a pool thread and back; it is only used on the JS thread.
@@ -56,20 +58,14 @@ impl Task for BatchTask {
     fn compute(&mut self) -> Result<Self::Output> {
         Ok(std::mem::take(&mut self.jobs)
             .into_iter()
-            .map(|Pending { deferred, job }| {
-                // napi-rs does not catch panics in `compute`: one must reject its own promise,
-                // not abort Node.
-                let outcome =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())).ok();
-                (deferred, outcome)
-            })
+            .map(|Pending { deferred, job }| (deferred, run(job)))
             .collect())
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<()> {
         WORKS.with(|w| w.set(w.get().saturating_sub(1)));
         for (deferred, outcome) in output {
-            schedule::pool_finished();
+            JOBS.with(|j| j.set(j.get().saturating_sub(1)));
             // A promise that cannot be settled (the env is going away) is left alone: the
             // others of the batch are still settled.
             let _ = settle(&env, deferred, outcome);
@@ -78,11 +74,17 @@ impl Task for BatchTask {
     }
 }
 
-fn settle(env: &Env, deferred: Deferred, outcome: Outcome) -> Result<()> {
-    let raw = env.raw();
-    let (value, resolve) = match outcome {
+/// Verify one job; a panic is caught (napi-rs does not catch panics in `compute`, and on the JS
+/// thread one must reject its own promise, not abort Node).
+pub fn run(job: Box<Job>) -> Outcome {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())).ok()
+}
+
+/// The value to settle a job's promise with, and whether it resolves.
+fn settlement(env: &Env, outcome: Outcome) -> Result<(sys::napi_value, bool)> {
+    Ok(match outcome {
         Some(Ok(verified)) => (
-            unsafe { JsVerified::to_napi_value(raw, JsVerified(verified))? },
+            unsafe { JsVerified::to_napi_value(env.raw(), JsVerified(verified))? },
             true,
         ),
         Some(Err(e)) => (crate::errors::verify_error_value(env, &e)?, false),
@@ -94,15 +96,30 @@ fn settle(env: &Env, deferred: Deferred, outcome: Outcome) -> Result<()> {
             .raw(),
             false,
         ),
-    };
+    })
+}
+
+fn settle(env: &Env, deferred: Deferred, outcome: Outcome) -> Result<()> {
+    let (value, resolve) = settlement(env, outcome)?;
     // SAFETY: `deferred` came from napi_create_promise on this env and is settled once.
     check_status!(unsafe {
         if resolve {
-            sys::napi_resolve_deferred(raw, deferred.0, value)
+            sys::napi_resolve_deferred(env.raw(), deferred.0, value)
         } else {
-            sys::napi_reject_deferred(raw, deferred.0, value)
+            sys::napi_reject_deferred(env.raw(), deferred.0, value)
         }
     })
+}
+
+/// A promise already settled with `outcome` (a job run on the JS thread).
+pub fn settled<'env>(env: &'env Env, outcome: Outcome) -> Result<Unknown<'env>> {
+    let (value, resolve) = settlement(env, outcome)?;
+    crate::errors::settle(env, value, resolve)
+}
+
+/// No job of this JS thread is waiting for or on the pool.
+pub fn idle() -> bool {
+    JOBS.with(|j| j.get()) == 0
 }
 
 /// Queue `job` for the pool; its promise.
@@ -117,7 +134,7 @@ pub fn submit<'env>(env: &'env Env, job: Box<Job>) -> Result<Unknown<'env>> {
             job,
         })
     });
-    schedule::pool_started();
+    JOBS.with(|j| j.set(j.get() + 1));
     // While a core has no work of ours, the job goes now; otherwise it waits for the turn's
     // end with the others (and goes now when that end cannot be seen).
     let idle_core = WORKS.with(|w| w.get()) < cores();

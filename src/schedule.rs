@@ -34,7 +34,6 @@ const INLINE_PER_TURN: usize = 2;
 
 thread_local! {
     static STATE: State = const { State {
-        in_flight: Cell::new(0),
         spent: Cell::new(Duration::ZERO),
         count: Cell::new(0),
         turn_hook: Cell::new(false),
@@ -43,8 +42,6 @@ thread_local! {
 }
 
 struct State {
-    /// Verifications of this thread queued on or running on the pool.
-    in_flight: Cell<usize>,
     /// Inline time spent in the current turn.
     spent: Cell<Duration>,
     /// Inline verifications in the current turn.
@@ -65,7 +62,7 @@ struct Refs {
 /// turn's budget is not spent, and the turn's end can be observed.
 pub fn may_run_inline(env: &Env) -> bool {
     STATE.with(|s| {
-        if s.in_flight.get() > 0
+        if !crate::pool::idle()
             || s.count.get() >= INLINE_PER_TURN
             || s.spent.get() >= INLINE_BUDGET
         {
@@ -91,16 +88,6 @@ pub fn inline<T>(work: impl FnOnce() -> T) -> T {
         s.count.set(s.count.get() + 1);
     });
     out
-}
-
-/// A verification went to the pool.
-pub fn pool_started() {
-    STATE.with(|s| s.in_flight.set(s.in_flight.get() + 1));
-}
-
-/// A verification came back from the pool.
-pub fn pool_finished() {
-    STATE.with(|s| s.in_flight.set(s.in_flight.get().saturating_sub(1)));
 }
 
 /// The callback `setImmediate` runs: the turn is over, and so is its budget.
